@@ -1,0 +1,251 @@
+//! Consuming a work queue: prefetch, concurrent handling, ack only after the handler's effects
+//! are committed, dead-lettering of malformed or permanently failing messages, and recovery
+//! after the broker or the connection goes away.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::types::FieldTable;
+use tokio_util::sync::CancellationToken;
+
+use sysops_contract::RawEnvelope;
+
+use crate::{Bus, BusError, WorkQueue};
+
+/// A delivered event, parsed.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub envelope: RawEnvelope,
+    /// The broker says this message was delivered before (a consumer died or nacked it).
+    pub redelivered: bool,
+}
+
+/// Why a handler could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// The message can never succeed (bad payload, unknown reference): dead-letter it now.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+    /// Something outside the message failed (database, broker): retry.
+    #[error("transient failure: {0}")]
+    Transient(String),
+}
+
+impl HandleError {
+    pub fn permanent(e: impl std::fmt::Display) -> Self {
+        HandleError::Permanent(e.to_string())
+    }
+
+    pub fn transient(e: impl std::fmt::Display) -> Self {
+        HandleError::Transient(e.to_string())
+    }
+}
+
+/// How a consumer takes work.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// Unacknowledged messages the broker may send ahead.
+    pub prefetch: u16,
+    /// Messages handled at once.
+    pub concurrency: usize,
+    /// In-process retries of a transient failure before the message is returned to the queue
+    /// (where the broker's delivery limit eventually dead-letters it).
+    pub transient_retries: u32,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        ConsumerOptions {
+            prefetch: 32,
+            concurrency: 8,
+            transient_retries: 30,
+        }
+    }
+}
+
+/// What became of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settlement {
+    Ack,
+    DeadLetter,
+    Requeue,
+}
+
+impl Settlement {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Settlement::Ack => "ack",
+            Settlement::DeadLetter => "dead_letter",
+            Settlement::Requeue => "requeue",
+        }
+    }
+}
+
+/// Consumes `queue` until `shutdown` is cancelled, reconnecting whenever the broker goes away.
+/// Messages in flight at shutdown finish before this returns.
+pub async fn run_consumer<H, Fut>(
+    bus: Arc<Bus>,
+    queue: WorkQueue,
+    options: ConsumerOptions,
+    handler: H,
+    shutdown: CancellationToken,
+) where
+    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send,
+{
+    let handler = Arc::new(handler);
+    let mut backoff = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        match consume_once(&bus, queue, &options, handler.clone(), &shutdown).await {
+            Ok(()) => backoff = Duration::from_millis(200),
+            Err(e) => {
+                tracing::warn!(queue = queue.name(), error = %e, "consumer lost its channel; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+    tracing::info!(queue = queue.name(), "consumer stopped");
+}
+
+/// One session on one channel; returns `Ok` on shutdown, `Err` when the channel died.
+async fn consume_once<H, Fut>(
+    bus: &Bus,
+    queue: WorkQueue,
+    options: &ConsumerOptions,
+    handler: Arc<H>,
+    shutdown: &CancellationToken,
+) -> Result<(), BusError>
+where
+    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send,
+{
+    let channel = bus.channel().await?;
+    channel
+        .basic_qos(options.prefetch, BasicQosOptions::default())
+        .await
+        .map_err(BusError::Amqp)?;
+    let queue_name = bus.config().queue_name(queue.name());
+    let consumer = channel
+        .basic_consume(
+            &queue_name,
+            &format!("{}-{}", bus.config().connection_name, uuid::Uuid::new_v4().simple()),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(BusError::Amqp)?;
+    tracing::info!(queue = %queue_name, prefetch = options.prefetch, "consuming");
+
+    consumer
+        .take_until(shutdown.cancelled())
+        .for_each_concurrent(options.concurrency, |delivery| {
+            let handler = handler.clone();
+            async move {
+                match delivery {
+                    Ok(delivery) => settle(queue, delivery, handler.as_ref(), options, shutdown).await,
+                    Err(e) => tracing::warn!(queue = queue.name(), error = %e, "delivery stream error"),
+                }
+            }
+        })
+        .await;
+
+    if shutdown.is_cancelled() {
+        // Unacknowledged deliveries go back to the queue when the channel closes.
+        let _ = channel.close(200, "consumer shutting down").await;
+        Ok(())
+    } else {
+        Err(BusError::ChannelClosed)
+    }
+}
+
+async fn settle<H, Fut>(
+    queue: WorkQueue,
+    delivery: Delivery,
+    handler: &H,
+    options: &ConsumerOptions,
+    shutdown: &CancellationToken,
+) where
+    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send,
+{
+    let settlement = match serde_json::from_slice::<RawEnvelope>(&delivery.data) {
+        Err(e) => {
+            tracing::error!(queue = queue.name(), error = %e, "malformed message; dead-lettering it");
+            Settlement::DeadLetter
+        }
+        Ok(envelope) => {
+            let incoming = Incoming {
+                envelope,
+                redelivered: delivery.redelivered,
+            };
+            handle_with_retries(queue, incoming, handler, options, shutdown).await
+        }
+    };
+    metrics::counter!("bus_consumed_total", "queue" => queue.name(), "outcome" => settlement.as_str())
+        .increment(1);
+    let result = match settlement {
+        Settlement::Ack => delivery.ack(BasicAckOptions::default()).await,
+        Settlement::DeadLetter => delivery.reject(BasicRejectOptions { requeue: false }).await,
+        Settlement::Requeue => {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+        }
+    };
+    if let Err(e) = result {
+        // The channel is gone; the broker redelivers the message and the inbox makes the
+        // second handling a no-op.
+        tracing::warn!(queue = queue.name(), error = %e, "could not settle a delivery");
+    }
+}
+
+async fn handle_with_retries<H, Fut>(
+    queue: WorkQueue,
+    incoming: Incoming,
+    handler: &H,
+    options: &ConsumerOptions,
+    shutdown: &CancellationToken,
+) -> Settlement
+where
+    H: Fn(Incoming) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), HandleError>> + Send,
+{
+    let event_id = incoming.envelope.id;
+    let event_type = incoming.envelope.event_type;
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match handler(incoming.clone()).await {
+            Ok(()) => return Settlement::Ack,
+            Err(HandleError::Permanent(reason)) => {
+                tracing::error!(queue = queue.name(), %event_id, %event_type, %reason, "event cannot be handled; dead-lettering it");
+                return Settlement::DeadLetter;
+            }
+            Err(HandleError::Transient(reason)) => {
+                if attempt > options.transient_retries || shutdown.is_cancelled() {
+                    tracing::warn!(queue = queue.name(), %event_id, %reason, "giving the event back to the queue");
+                    return Settlement::Requeue;
+                }
+                tracing::warn!(queue = queue.name(), %event_id, %reason, attempt, "transient failure; retrying");
+                let jitter = Duration::from_millis(rand::random_range(0..=delay.as_millis() as u64 / 2));
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Settlement::Requeue,
+                    _ = tokio::time::sleep(delay + jitter) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(3));
+            }
+        }
+    }
+}

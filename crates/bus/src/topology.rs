@@ -1,0 +1,144 @@
+//! The durable topology of DESIGN.md, declared idempotently by every service at connect time,
+//! so a message is routable even to a queue whose consumer has never started.
+
+use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, ExchangeKind};
+
+use sysops_contract::EventType;
+
+use crate::{BusConfig, BusError};
+
+/// The work queues, one per consuming service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkQueue {
+    CategorizerWork,
+    RoutingWork,
+    TicketsPipeline,
+    AnalyticsEvents,
+}
+
+impl WorkQueue {
+    pub const ALL: [WorkQueue; 4] = [
+        WorkQueue::CategorizerWork,
+        WorkQueue::RoutingWork,
+        WorkQueue::TicketsPipeline,
+        WorkQueue::AnalyticsEvents,
+    ];
+
+    /// The queue's name, without the bus's prefix.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WorkQueue::CategorizerWork => "categorizer.work",
+            WorkQueue::RoutingWork => "routing.work",
+            WorkQueue::TicketsPipeline => "tickets.pipeline",
+            WorkQueue::AnalyticsEvents => "analytics.events",
+        }
+    }
+
+    /// The name of its dead-letter queue, without the bus's prefix.
+    pub fn dead_letter_name(self) -> String {
+        format!("{}.dlq", self.name())
+    }
+
+    /// The routing keys bound to the queue.
+    pub fn bindings(self) -> Vec<&'static str> {
+        use EventType::*;
+        let types: &[EventType] = match self {
+            WorkQueue::CategorizerWork => &[TicketCreated, TicketRecategorized],
+            WorkQueue::RoutingWork => &[
+                TicketCategorized,
+                TicketRecategorized,
+                TicketAccepted,
+                TicketRejected,
+                TicketResolved,
+                TicketCancelled,
+                TicketClosed,
+                ExpertChanged,
+            ],
+            WorkQueue::TicketsPipeline => &[
+                TicketCategorized,
+                TicketQueued,
+                TicketAssigned,
+                TicketSlaBreached,
+            ],
+            WorkQueue::AnalyticsEvents => return vec!["#"],
+        };
+        types.iter().map(|t| t.routing_key()).collect()
+    }
+}
+
+/// Declares the exchange, the dead-letter exchange, every work queue (quorum, with a delivery
+/// limit) and its dead-letter queue, and the bindings.
+pub async fn declare(channel: &Channel, config: &BusConfig) -> Result<(), BusError> {
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let dlx = config.dead_letter_exchange();
+    channel
+        .exchange_declare(&config.exchange, ExchangeKind::Topic, durable, FieldTable::default())
+        .await
+        .map_err(BusError::Amqp)?;
+    channel
+        .exchange_declare(&dlx, ExchangeKind::Direct, durable, FieldTable::default())
+        .await
+        .map_err(BusError::Amqp)?;
+
+    let queue_options = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for queue in WorkQueue::ALL {
+        let name = config.queue_name(queue.name());
+        let dlq = config.queue_name(&queue.dead_letter_name());
+
+        channel
+            .queue_declare(&dlq, queue_options, FieldTable::default())
+            .await
+            .map_err(BusError::Amqp)?;
+        channel
+            .queue_bind(&dlq, &dlx, &name, QueueBindOptions::default(), FieldTable::default())
+            .await
+            .map_err(BusError::Amqp)?;
+
+        // Quorum queues count deliveries themselves: a message that crashes its consumer
+        // again and again is dead-lettered after `delivery_limit` attempts instead of
+        // blocking the queue forever.
+        let mut args = FieldTable::default();
+        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongInt(i32::try_from(config.delivery_limit).unwrap_or(i32::MAX)),
+        );
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dlx.clone().into()));
+        args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(name.clone().into()));
+        channel
+            .queue_declare(&name, queue_options, args)
+            .await
+            .map_err(BusError::Amqp)?;
+        for key in queue.bindings() {
+            channel
+                .queue_bind(&name, &config.exchange, key, QueueBindOptions::default(), FieldTable::default())
+                .await
+                .map_err(BusError::Amqp)?;
+        }
+    }
+    Ok(())
+}
+
+/// Ready messages in a queue (full name), read with a passive declare.
+pub(crate) async fn depth(channel: &Channel, queue: &str) -> Result<u32, BusError> {
+    let q = channel
+        .queue_declare(
+            queue,
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .map_err(BusError::Amqp)?;
+    Ok(q.message_count())
+}

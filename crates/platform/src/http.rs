@@ -1,0 +1,193 @@
+//! The HTTP error format of the whole API, a JSON extractor that reports bad bodies in it, the
+//! middleware every service wears, and serving with graceful shutdown.
+
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// The request id header, set by the gateway (or here when absent) and echoed back.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// An error as the API reports it: `{ "error": "...", "detail": ... }` with a status code.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: String,
+    pub detail: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            error: error.into(),
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    pub fn bad_request(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    pub fn unprocessable(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, error)
+    }
+
+    pub fn not_found(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, error)
+    }
+
+    pub fn conflict(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, error)
+    }
+
+    pub fn unavailable(error: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, error)
+    }
+
+    /// A 500 whose cause is logged once, here, and not shown to the client.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = cause.to_string();
+        let mut source = cause.source();
+        while let Some(s) = source {
+            chain.push_str(": ");
+            chain.push_str(&s.to_string());
+            source = s.source();
+        }
+        tracing::error!(error = %chain, "request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
+    /// Maps a database error: unreachable -> 503, anything else -> 500.
+    pub fn from_db(e: sqlx::Error) -> Self {
+        if crate::db::is_transient(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            Self::unavailable("the database is unavailable; try again shortly")
+        } else {
+            Self::internal(&e)
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: &self.error,
+            detail: self.detail.as_ref(),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let message = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "expected a JSON body with `Content-Type: application/json`".to_owned()
+            }
+            JsonRejection::JsonSyntaxError(_) => format!("the body is not valid JSON: {}", inner_message(&rejection)),
+            JsonRejection::JsonDataError(_) => format!("invalid request body: {}", inner_message(&rejection)),
+            JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => {
+                "the request body is too large".to_owned()
+            }
+            _ => rejection.body_text(),
+        };
+        ApiError::new(status, message)
+    }
+}
+
+/// The innermost message of a rejection, which names the field and the problem
+/// (e.g. "missing field `title` at line 1 column 2").
+fn inner_message(rejection: &JsonRejection) -> String {
+    let mut message = rejection.body_text();
+    let mut source = std::error::Error::source(rejection);
+    while let Some(s) = source {
+        message = s.to_string();
+        source = s.source();
+    }
+    message
+}
+
+/// `axum::Json`, but a body it cannot read comes back in the API's error format.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        Json(self.0).into_response()
+    }
+}
+
+/// Request ids, request tracing and a timeout around a service's routes.
+pub fn with_middleware(router: Router, timeout: Duration) -> Router {
+    router
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let request_id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Binds `addr` (port 0 picks a free port).
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "listening");
+    Ok(listener)
+}
+
+/// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// A fallback for unknown paths, in the API's error format.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}

@@ -1,0 +1,15 @@
+//! Glue every service shares: configuration of the common parts, telemetry, the PostgreSQL
+//! pool with per-schema migrations, the transactional outbox and inbox, the HTTP error format,
+//! the operational endpoints (`/health`, `/ready`, `/metrics`) and graceful shutdown.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod inbox;
+pub mod ops;
+pub mod outbox;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::{CommonConfig, LogFormat};
+pub use http::{ApiError, ApiJson};
