@@ -40,7 +40,7 @@ pub struct CommonConfig {
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Log filter in `tracing` EnvFilter syntax (e.g. `info,sqlx=warn`).
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    #[arg(long, env = "RUST_LOG", default_value = "info,sqlx=warn")]
     pub log_filter: String,
     /// Seconds to wait for in-flight work at shutdown.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 10)]

@@ -1,0 +1,283 @@
+//! `/api/tickets`: create, read, list, history, and the lifecycle moves.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use sysops_contract::{Envelope, EventType, LifecycleMove, TicketCreated, TicketRecategorized, TicketStatus};
+use sysops_platform::{ApiError, ApiJson};
+
+use crate::domain::{Action, NewTicket, NewTicketRequest};
+use crate::routes::{bad_path, bad_query};
+use crate::startup::AppState;
+use crate::store::{ListQuery, Ticket};
+
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 500;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/tickets", post(create).get(list))
+        .route("/api/tickets/{id}", get(fetch))
+        .route("/api/tickets/{id}/history", get(history))
+        .route("/api/tickets/{id}/category", put(recategorize))
+        .route("/api/tickets/{id}/{action}", post(lifecycle_move))
+}
+
+#[tracing::instrument(skip_all)]
+async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<NewTicketRequest>) -> Result<impl IntoResponse, ApiError> {
+    let new = NewTicket::parse(req).map_err(|errors| {
+        let summary = errors
+            .iter()
+            .map(|e| format!("{} {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError::unprocessable(format!("invalid ticket: {summary}")).with_detail(json!(errors))
+    })?;
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let ticket = Ticket {
+        id,
+        title: new.title().to_owned(),
+        description: new.description().to_owned(),
+        customer: new.customer().to_owned(),
+        region: new.region().map(str::to_owned),
+        channel: new.channel().as_str().to_owned(),
+        priority: new.priority().as_str().to_owned(),
+        status: TicketStatus::New.as_str().to_owned(),
+        category: None,
+        confidence: None,
+        method: None,
+        needs_review: false,
+        pool: None,
+        assignee: None,
+        assignee_name: None,
+        created_at: now,
+        updated_at: now,
+        categorized_at: None,
+        assigned_at: None,
+        resolved_at: None,
+    };
+    let payload = TicketCreated {
+        title: ticket.title.clone(),
+        description: ticket.description.clone(),
+        customer: ticket.customer.clone(),
+        region: ticket.region.clone(),
+        channel: new.channel(),
+        priority: new.priority(),
+    };
+    let event = Envelope::new(EventType::TicketCreated, Some(id), payload)
+        .to_raw()
+        .map_err(|e| ApiError::internal(&e))?;
+    state.store.insert(&ticket, &event).await.map_err(ApiError::from_db)?;
+    metrics::counter!("tickets_created_total", "channel" => ticket.channel.clone()).increment(1);
+    tracing::info!(ticket_id = %id, "ticket created");
+    let location = format!("/api/tickets/{id}");
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ticket)))
+}
+
+#[tracing::instrument(skip_all)]
+async fn fetch(State(state): State<AppState>, id: Result<Path<Uuid>, PathRejection>) -> Result<Json<Ticket>, ApiError> {
+    let Path(id) = id.map_err(bad_path)?;
+    let ticket = state.store.get(id).await.map_err(ApiError::from_db)?;
+    ticket.map(Json).ok_or_else(|| ticket_not_found(id))
+}
+
+#[tracing::instrument(skip_all)]
+async fn history(State(state): State<AppState>, id: Result<Path<Uuid>, PathRejection>) -> Result<impl IntoResponse, ApiError> {
+    let Path(id) = id.map_err(bad_path)?;
+    if state.store.get(id).await.map_err(ApiError::from_db)?.is_none() {
+        return Err(ticket_not_found(id));
+    }
+    let events = state.store.history(id).await.map_err(ApiError::from_db)?;
+    Ok(Json(json!({ "ticket_id": id, "events": events })))
+}
+
+/// Query string of `GET /api/tickets`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    status: Option<String>,
+    category: Option<String>,
+    pool: Option<String>,
+    assignee: Option<Uuid>,
+    customer: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn list(State(state): State<AppState>, params: Result<Query<ListParams>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
+    let Query(p) = params.map_err(bad_query)?;
+    let status = p
+        .status
+        .as_deref()
+        .map(str::parse::<TicketStatus>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("{e}; known statuses: {}", known_statuses())))?;
+    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")));
+    }
+    let offset = p.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::bad_request("offset must not be negative"));
+    }
+    let query = ListQuery {
+        status,
+        category: p.category,
+        pool: p.pool,
+        assignee: p.assignee,
+        customer: p.customer,
+        limit,
+        offset,
+    };
+    let (items, total) = state.store.list(&query).await.map_err(ApiError::from_db)?;
+    let next_offset = (offset + (items.len() as i64) < total).then_some(offset + items.len() as i64);
+    Ok(Json(json!({
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": next_offset,
+    })))
+}
+
+/// Optional body of a lifecycle move.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveRequest {
+    /// Who makes the move; taken from the caller's identity when there is one.
+    by: Option<String>,
+    reason: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(ticket_id))]
+async fn lifecycle_move(
+    State(state): State<AppState>,
+    path: Result<Path<(Uuid, String)>, PathRejection>,
+    body: Bytes,
+) -> Result<Json<Ticket>, ApiError> {
+    let Path((id, verb)) = path.map_err(bad_path)?;
+    tracing::Span::current().record("ticket_id", tracing::field::display(id));
+    let action = match verb.as_str() {
+        "accept" => Action::Accept,
+        "reject" => Action::Reject,
+        "resolve" => Action::Resolve,
+        "cancel" => Action::Cancel,
+        "close" => Action::Close,
+        _ => return Err(ApiError::not_found(format!("no such action `{verb}`; use accept, reject, resolve, cancel or close"))),
+    };
+    let req: MoveRequest = parse_optional_body(&body)?;
+    if req.reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
+        return Err(ApiError::unprocessable("reason must be at most 2000 characters"));
+    }
+
+    let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
+    let mut ticket = state
+        .store
+        .get_for_update(&mut tx, id)
+        .await
+        .map_err(ApiError::from_db)?
+        .ok_or_else(|| ticket_not_found(id))?;
+    let next = action.apply(ticket.status()).map_err(|e| ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status })))?;
+    let payload = LifecycleMove {
+        by: req.by.unwrap_or_else(|| "anonymous".into()),
+        reason: req.reason,
+        assignee: ticket.assignee,
+    };
+    ticket.status = next.as_str().to_owned();
+    match action {
+        Action::Reject => {
+            ticket.assignee = None;
+            ticket.assignee_name = None;
+        }
+        Action::Resolve => ticket.resolved_at = Some(Utc::now()),
+        _ => {}
+    }
+    let event = Envelope::new(action.event_type(), Some(id), payload).to_raw().map_err(|e| ApiError::internal(&e))?;
+    state.store.update(&mut tx, &ticket).await.map_err(ApiError::from_db)?;
+    state.store.record_event(&mut tx, &event).await.map_err(ApiError::from_db)?;
+    state.store.outbox().enqueue(&mut tx, &event).await.map_err(ApiError::from_db)?;
+    tx.commit().await.map_err(ApiError::from_db)?;
+    tracing::info!(action = action.verb(), status = %next, "ticket moved");
+    Ok(Json(ticket))
+}
+
+/// Body of `PUT /api/tickets/{id}/category`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryRequest {
+    category: String,
+    by: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(ticket_id))]
+async fn recategorize(
+    State(state): State<AppState>,
+    id: Result<Path<Uuid>, PathRejection>,
+    ApiJson(req): ApiJson<CategoryRequest>,
+) -> Result<Json<Ticket>, ApiError> {
+    let Path(id) = id.map_err(bad_path)?;
+    tracing::Span::current().record("ticket_id", tracing::field::display(id));
+    if state.taxonomy.category(&req.category).is_none() {
+        let known: Vec<&str> = state.taxonomy.categories().iter().map(|c| c.id.as_str()).collect();
+        return Err(ApiError::unprocessable(format!("unknown category `{}`", req.category)).with_detail(json!({ "known": known })));
+    }
+    let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
+    let mut ticket = state
+        .store
+        .get_for_update(&mut tx, id)
+        .await
+        .map_err(ApiError::from_db)?
+        .ok_or_else(|| ticket_not_found(id))?;
+    let next = Action::Recategorize
+        .apply(ticket.status())
+        .map_err(|e| ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status })))?;
+    let payload = TicketRecategorized {
+        from: ticket.category.clone(),
+        to: req.category.clone(),
+        by: req.by.unwrap_or_else(|| "anonymous".into()),
+        text: Some(format!("{}\n{}", ticket.title, ticket.description)),
+        priority: ticket.priority.parse().unwrap_or_default(),
+        region: ticket.region.clone(),
+    };
+    ticket.status = next.as_str().to_owned();
+    ticket.category = Some(req.category);
+    ticket.confidence = Some(1.0);
+    ticket.method = Some("human".into());
+    ticket.needs_review = false;
+    ticket.pool = None;
+    ticket.categorized_at = Some(Utc::now());
+    let event = Envelope::new(EventType::TicketRecategorized, Some(id), payload)
+        .to_raw()
+        .map_err(|e| ApiError::internal(&e))?;
+    state.store.update(&mut tx, &ticket).await.map_err(ApiError::from_db)?;
+    state.store.record_event(&mut tx, &event).await.map_err(ApiError::from_db)?;
+    state.store.outbox().enqueue(&mut tx, &event).await.map_err(ApiError::from_db)?;
+    tx.commit().await.map_err(ApiError::from_db)?;
+    Ok(Json(ticket))
+}
+
+fn parse_optional_body<T: Default + serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::unprocessable(format!("invalid request body: {e}")))
+}
+
+fn ticket_not_found(id: Uuid) -> ApiError {
+    ApiError::not_found(format!("no ticket with id {id}"))
+}
+
+fn known_statuses() -> String {
+    TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,129 @@
+//! Building and running the tickets service: HTTP API, outbox relay, pipeline consumer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_platform::db::{connect_and_migrate, PoolSettings};
+use sysops_platform::http::{self, with_middleware};
+use sysops_platform::ops::Ops;
+use sysops_taxonomy::Taxonomy;
+
+use crate::config::Config;
+use crate::store::Store;
+use crate::{pipeline, routes, SCHEMA};
+
+/// What request handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    /// Categories people may choose.
+    pub taxonomy: Arc<Taxonomy>,
+}
+
+/// A built service, bound to its port, not yet running.
+pub struct Application {
+    config: Config,
+    listener: TcpListener,
+    state: AppState,
+    bus: Arc<Bus>,
+}
+
+impl Application {
+    /// Connects to PostgreSQL (migrating the `tickets` schema), prepares the bus and binds the
+    /// listener. The broker may be down: tickets are still accepted and wait in the outbox.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let taxonomy = Taxonomy::load(&config.taxonomy_path).context("loading the taxonomy")?;
+        let settings = PoolSettings {
+            max_connections: config.common.db_max_connections,
+            ..Default::default()
+        };
+        let pool = connect_and_migrate(&config.common.database_url, SCHEMA, settings, sqlx::migrate!("./migrations"))
+            .await
+            .context("preparing the database")?;
+        let bus = Bus::new(config.common.bus("tickets"));
+        if let Err(e) = bus.connect().await {
+            tracing::warn!(error = %e, "broker unreachable at start; will keep trying");
+        }
+        let listener = http::bind(&config.http_addr).await.context("binding the HTTP listener")?;
+        Ok(Application {
+            state: AppState {
+                store: Store::new(pool),
+                taxonomy: Arc::new(taxonomy),
+            },
+            config,
+            listener,
+            bus,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The HTTP routes, ready to serve.
+    pub fn router(&self) -> Router {
+        let pool = self.state.store.pool().clone();
+        let bus = self.bus.clone();
+        let ops = Ops::new("tickets")
+            .check("postgres", move || {
+                let pool = pool.clone();
+                async move { sqlx::query("SELECT 1").execute(&pool).await.map(|_| ()).map_err(|e| e.to_string()) }
+            })
+            .check("rabbitmq", move || {
+                let bus = bus.clone();
+                async move { if bus.is_connected().await { Ok(()) } else { Err("not connected".into()) } }
+            });
+        let api = routes::tickets::router()
+            .with_state(self.state.clone())
+            .layer(DefaultBodyLimit::max(self.config.max_body_bytes))
+            .fallback(http::not_found);
+        with_middleware(api, Duration::from_secs(self.config.request_timeout_secs)).merge(ops.router())
+    }
+
+    /// Runs until `shutdown` is cancelled, then drains in-flight work and closes connections.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let router = self.router();
+        let tracker = TaskTracker::new();
+        let store = self.state.store.clone();
+
+        tracker.spawn(store.outbox().clone().run_relay(
+            store.pool().clone(),
+            self.bus.clone(),
+            self.config.outbox_poll(),
+            shutdown.clone(),
+        ));
+        let options = ConsumerOptions {
+            concurrency: self.config.pipeline_concurrency,
+            ..Default::default()
+        };
+        let consumer_store = store.clone();
+        tracker.spawn(run_consumer(
+            self.bus.clone(),
+            WorkQueue::TicketsPipeline,
+            options,
+            move |incoming| {
+                let store = consumer_store.clone();
+                async move { pipeline::handle(&store, incoming).await }
+            },
+            shutdown.clone(),
+        ));
+        tracker.close();
+
+        http::serve(self.listener, router, shutdown.clone()).await.context("serving HTTP")?;
+        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait()).await.is_err() {
+            tracing::warn!("background work did not finish in time");
+        }
+        self.bus.close().await;
+        store.pool().close().await;
+        tracing::info!("tickets service stopped");
+        Ok(())
+    }
+}
