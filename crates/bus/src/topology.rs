@@ -46,7 +46,9 @@ impl WorkQueue {
         use EventType::*;
         let types: &[EventType] = match self {
             WorkQueue::CategorizerWork => &[TicketCreated, TicketRecategorized],
+            // ticket.created gives routing the priority and region it orders and matches by.
             WorkQueue::RoutingWork => &[
+                TicketCreated,
                 TicketCategorized,
                 TicketRecategorized,
                 TicketAccepted,

@@ -41,6 +41,34 @@ impl Ops {
         self
     }
 
+    /// Adds a check that PostgreSQL answers.
+    pub fn postgres(self, pool: sqlx::PgPool) -> Self {
+        self.check("postgres", move || {
+            let pool = pool.clone();
+            async move {
+                sqlx::query("SELECT 1")
+                    .execute(&pool)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        })
+    }
+
+    /// Adds a check that the broker connection is open.
+    pub fn rabbitmq(self, bus: Arc<sysops_bus::Bus>) -> Self {
+        self.check("rabbitmq", move || {
+            let bus = bus.clone();
+            async move {
+                if bus.is_connected().await {
+                    Ok(())
+                } else {
+                    Err("not connected".to_owned())
+                }
+            }
+        })
+    }
+
     pub fn router(self) -> Router {
         // Make sure the recorder exists before the first scrape.
         metrics_handle();

@@ -1,1 +1,10 @@
+//! The analytics service: keeps every event of the system once (the audit trail) and serves
+//! the figures managers read.
 
+pub mod config;
+pub mod routes;
+pub mod startup;
+pub mod store;
+
+/// The PostgreSQL schema this service owns.
+pub const SCHEMA: &str = "analytics";

@@ -1,1 +1,22 @@
-fn main() {}
+//! `categorizer`: categorizes Sysops Squad tickets from the work queue.
+//!
+//! Run: `categorizer` (settings from the environment; `categorizer --help` lists them).
+//! Start more processes to scale; they share the queue.
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use sysops_categorizer::config::Config;
+use sysops_categorizer::startup::Application;
+use sysops_platform::{shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    telemetry::init(&config.common.log_filter, config.common.log_format);
+    tracing::info!(?config, "starting");
+    let shutdown_token = CancellationToken::new();
+    shutdown::cancel_on_signal(shutdown_token.clone());
+    let app = Application::build(config).await?;
+    app.run(shutdown_token).await
+}

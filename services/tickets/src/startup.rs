@@ -70,17 +70,9 @@ impl Application {
 
     /// The HTTP routes, ready to serve.
     pub fn router(&self) -> Router {
-        let pool = self.state.store.pool().clone();
-        let bus = self.bus.clone();
         let ops = Ops::new("tickets")
-            .check("postgres", move || {
-                let pool = pool.clone();
-                async move { sqlx::query("SELECT 1").execute(&pool).await.map(|_| ()).map_err(|e| e.to_string()) }
-            })
-            .check("rabbitmq", move || {
-                let bus = bus.clone();
-                async move { if bus.is_connected().await { Ok(()) } else { Err("not connected".into()) } }
-            });
+            .postgres(self.state.store.pool().clone())
+            .rabbitmq(self.bus.clone());
         let api = routes::tickets::router()
             .with_state(self.state.clone())
             .layer(DefaultBodyLimit::max(self.config.max_body_bytes))

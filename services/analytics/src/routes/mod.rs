@@ -1,0 +1,4 @@
+//! HTTP routes of the analytics service.
+
+pub mod dashboard;
+pub mod events;

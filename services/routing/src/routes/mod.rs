@@ -1,0 +1,4 @@
+//! HTTP routes of the routing service.
+
+pub mod pools;
+pub mod routing;
