@@ -131,6 +131,15 @@ impl Bus {
         depth
     }
 
+    /// Deletes this bus's exchanges and queues (all of them, messages included). For tests and
+    /// tools that set up throwaway topologies with a unique prefix.
+    pub async fn delete_topology(&self) -> Result<(), BusError> {
+        let channel = self.channel().await?;
+        topology::delete(&channel, &self.config).await?;
+        let _ = channel.close(200, "topology deleted").await;
+        Ok(())
+    }
+
     /// Closes the connection; in-flight unacknowledged messages return to their queues.
     pub async fn close(&self) {
         self.publish_channel.lock().await.take();

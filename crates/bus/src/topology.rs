@@ -1,7 +1,7 @@
 //! The durable topology of DESIGN.md, declared idempotently by every service at connect time,
 //! so a message is routable even to a queue whose consumer has never started.
 
-use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::options::{ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 
@@ -143,4 +143,23 @@ pub(crate) async fn depth(channel: &Channel, queue: &str) -> Result<u32, BusErro
         .await
         .map_err(BusError::Amqp)?;
     Ok(q.message_count())
+}
+
+/// Deletes what [`declare`] created.
+pub(crate) async fn delete(channel: &Channel, config: &BusConfig) -> Result<(), BusError> {
+    for queue in WorkQueue::ALL {
+        for name in [config.queue_name(queue.name()), config.queue_name(&queue.dead_letter_name())] {
+            channel
+                .queue_delete(&name, QueueDeleteOptions::default())
+                .await
+                .map_err(BusError::Amqp)?;
+        }
+    }
+    for exchange in [config.exchange.clone(), config.dead_letter_exchange()] {
+        channel
+            .exchange_delete(&exchange, ExchangeDeleteOptions::default())
+            .await
+            .map_err(BusError::Amqp)?;
+    }
+    Ok(())
 }

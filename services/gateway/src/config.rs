@@ -9,7 +9,10 @@ use sysops_platform::LogFormat;
 
 /// Settings of the gateway.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "gateway", about = "The public edge of Sysops Squad triage: proxies /api to the services")]
+#[command(
+    name = "gateway",
+    about = "The public edge of Sysops Squad triage: proxies /api to the services"
+)]
 pub struct Config {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:8080")]
@@ -46,7 +49,12 @@ impl Config {
     }
 
     /// Settings for tests: port 0 and the given upstreams.
-    pub fn for_tests(tickets_url: &str, categorizer_url: &str, routing_url: &str, analytics_url: &str) -> Self {
+    pub fn for_tests(
+        tickets_url: &str,
+        categorizer_url: &str,
+        routing_url: &str,
+        analytics_url: &str,
+    ) -> Self {
         Config {
             http_addr: "127.0.0.1:0".into(),
             tickets_url: tickets_url.into(),

@@ -3,6 +3,7 @@
 //! home page. Authentication, rate limits and the OpenAPI document come later.
 
 pub mod config;
+pub mod headers;
 pub mod health;
 pub mod home;
 pub mod proxy;

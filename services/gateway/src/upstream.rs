@@ -120,7 +120,14 @@ mod tests {
 
     #[test]
     fn unknown_or_look_alike_paths_belong_to_no_service() {
-        for path in ["/api", "/api/", "/api/ticketsx", "/api/auth/login", "/tickets", "/apitickets"] {
+        for path in [
+            "/api",
+            "/api/",
+            "/api/ticketsx",
+            "/api/auth/login",
+            "/tickets",
+            "/apitickets",
+        ] {
             assert_eq!(Service::owning(path), None, "{path}");
         }
     }
@@ -129,8 +136,14 @@ mod tests {
     fn upstream_urls_join_the_base_and_the_path_without_doubling_slashes() {
         let config = Config::for_tests("http://t:1/", "http://c:2", "http://r:3", "http://a:4");
         let upstreams = Upstreams::from_config(&config).expect("valid URLs");
-        assert_eq!(upstreams.url(Service::Tickets, "/api/tickets?x=1"), "http://t:1/api/tickets?x=1");
-        assert_eq!(upstreams.url(Service::Analytics, "/health"), "http://a:4/health");
+        assert_eq!(
+            upstreams.url(Service::Tickets, "/api/tickets?x=1"),
+            "http://t:1/api/tickets?x=1"
+        );
+        assert_eq!(
+            upstreams.url(Service::Analytics, "/health"),
+            "http://a:4/health"
+        );
     }
 
     #[test]

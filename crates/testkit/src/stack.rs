@@ -1,0 +1,95 @@
+//! The whole system as real processes on one test's database and topology.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{wait_for, ServiceProcess, TestEnv};
+
+/// All five services, started in dependency order.
+#[derive(Debug)]
+pub struct Stack {
+    pub env: TestEnv,
+    pub tickets: ServiceProcess,
+    pub categorizer: ServiceProcess,
+    pub routing: ServiceProcess,
+    pub analytics: ServiceProcess,
+    pub gateway: ServiceProcess,
+    pub http: reqwest::Client,
+}
+
+impl Stack {
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts the stack with extra environment for every service.
+    pub async fn start_with(extra: &[(String, String)]) -> anyhow::Result<Self> {
+        let env = TestEnv::new().await;
+        let mut service_env = env.service_env();
+        service_env.extend_from_slice(extra);
+        let tickets = ServiceProcess::start("tickets", &service_env).await?;
+        let routing = ServiceProcess::start("routing", &service_env).await?;
+        let analytics = ServiceProcess::start("analytics", &service_env).await?;
+        let categorizer = ServiceProcess::start("categorizer", &service_env).await?;
+        let gateway_env = vec![
+            ("TICKETS_URL".to_owned(), tickets.url()),
+            ("CATEGORIZER_URL".to_owned(), categorizer.url()),
+            ("ROUTING_URL".to_owned(), routing.url()),
+            ("ANALYTICS_URL".to_owned(), analytics.url()),
+        ];
+        let gateway = ServiceProcess::start("gateway", &gateway_env).await?;
+        Ok(Stack {
+            env,
+            tickets,
+            categorizer,
+            routing,
+            analytics,
+            gateway,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Submits a ticket through the gateway; returns its id.
+    pub async fn submit(&self, title: &str, description: &str) -> anyhow::Result<Uuid> {
+        submit_ticket(&self.http, &self.gateway.url(), title, description).await
+    }
+
+    /// Reads a ticket through the gateway.
+    pub async fn ticket(&self, id: Uuid) -> anyhow::Result<Value> {
+        Ok(self
+            .http
+            .get(format!("{}/api/tickets/{id}", self.gateway.url()))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// Waits until the ticket has the status.
+    pub async fn wait_for_status(&self, id: Uuid, status: &str, timeout: Duration) -> anyhow::Result<Value> {
+        wait_for(&format!("ticket {id} to be {status}"), timeout, || async {
+            self.ticket(id).await.ok().filter(|t| t["status"] == status)
+        })
+        .await
+    }
+
+    /// Stops every process and deletes the test's database and topology.
+    pub async fn shutdown(mut self) {
+        for p in [&mut self.gateway, &mut self.categorizer, &mut self.routing, &mut self.analytics, &mut self.tickets] {
+            p.kill().await;
+        }
+        self.env.cleanup().await;
+    }
+}
+
+/// `POST {base}/api/tickets`; returns the new ticket's id.
+pub async fn submit_ticket(http: &reqwest::Client, base: &str, title: &str, description: &str) -> anyhow::Result<Uuid> {
+    let body = serde_json::json!({ "title": title, "description": description });
+    let response = http.post(format!("{base}/api/tickets")).json(&body).send().await?;
+    anyhow::ensure!(response.status() == 201, "submit answered {}", response.status());
+    let ticket: Value = response.json().await?;
+    Ok(ticket["id"].as_str().unwrap_or_default().parse()?)
+}

@@ -1,0 +1,33 @@
+//! `GET /`: a small page saying what this is and where to look next.
+
+use axum::response::Html;
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sysops Squad triage</title>
+<style>
+  body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto; padding: 0 1rem; line-height: 1.5; color: #222; }
+  h1 { font-size: 1.6rem; }
+  code { background: #f3f3f3; padding: 0 .2rem; }
+</style>
+</head>
+<body>
+<h1>Sysops Squad triage</h1>
+<p>Penultimate Electronics' support ticket system. Customers submit tickets; each one is stored
+durably, categorized, and routed to the best available Sysops Squad expert. Managers follow
+volumes, backlog and SLAs on live dashboards.</p>
+<p>Everything is reached through this gateway under <code>/api</code>.</p>
+<ul>
+  <li><a href="/api/health">/api/health</a> &mdash; the health of every service</li>
+  <li><a href="/api/openapi.json">/api/openapi.json</a> &mdash; the API description</li>
+</ul>
+</body>
+</html>
+"#;
+
+pub async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
