@@ -8,7 +8,7 @@
 
 mod env;
 mod process;
-mod stack;
+pub mod stack;
 
 pub use env::TestEnv;
 pub use process::{binary_path, ServiceProcess};

@@ -1,1 +1,44 @@
+//! End-to-end tests of the whole system: real service processes, real PostgreSQL and RabbitMQ.
+//! The tests live in `tests/`; this library holds what they share.
 
+use std::time::Duration;
+
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The types of a ticket's history, oldest first.
+pub fn event_types(history: &Value) -> Vec<String> {
+    history["events"]
+        .as_array()
+        .map(|events| events.iter().filter_map(|e| e["type"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// A ticket a customer might write, varied by `i`.
+pub fn sample_ticket(i: usize) -> (String, String) {
+    const SAMPLES: [(&str, &str); 6] = [
+        ("Printer jams", "The printer jams on every page and shows a paper jam error."),
+        ("Wi-Fi keeps dropping", "My router loses the wifi connection every evening."),
+        ("Laptop will not boot", "The laptop shows a black screen after the logo."),
+        ("TV has no sound", "The smart tv picture is fine but there is no sound from the soundbar."),
+        ("Charged twice", "My invoice shows a double charge for the support plan this month."),
+        ("Thermostat offline", "The smart thermostat shows offline in the app since yesterday."),
+    ];
+    let (t, d) = SAMPLES[i % SAMPLES.len()];
+    (format!("{t} #{i}"), d.to_owned())
+}
+
+/// Reads `GET {base}/api/tickets/{id}/history`.
+pub async fn history(http: &reqwest::Client, base: &str, id: Uuid) -> anyhow::Result<Value> {
+    Ok(http
+        .get(format!("{base}/api/tickets/{id}/history"))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
+}
+
+/// Generous bound for asynchronous processing in tests; the work is usually done in
+/// milliseconds, the bound only keeps a broken build from hanging.
+pub const SETTLE: Duration = Duration::from_secs(60);
