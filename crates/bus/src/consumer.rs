@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::FieldTable;
 use tokio_util::sync::CancellationToken;
 
@@ -136,7 +138,11 @@ where
     let consumer = channel
         .basic_consume(
             &queue_name,
-            &format!("{}-{}", bus.config().connection_name, uuid::Uuid::new_v4().simple()),
+            &format!(
+                "{}-{}",
+                bus.config().connection_name,
+                uuid::Uuid::new_v4().simple()
+            ),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
@@ -150,8 +156,12 @@ where
             let handler = handler.clone();
             async move {
                 match delivery {
-                    Ok(delivery) => settle(queue, delivery, handler.as_ref(), options, shutdown).await,
-                    Err(e) => tracing::warn!(queue = queue.name(), error = %e, "delivery stream error"),
+                    Ok(delivery) => {
+                        settle(queue, delivery, handler.as_ref(), options, shutdown).await
+                    }
+                    Err(e) => {
+                        tracing::warn!(queue = queue.name(), error = %e, "delivery stream error")
+                    }
                 }
             }
         })
@@ -239,7 +249,8 @@ where
                     return Settlement::Requeue;
                 }
                 tracing::warn!(queue = queue.name(), %event_id, %reason, attempt, "transient failure; retrying");
-                let jitter = Duration::from_millis(rand::random_range(0..=delay.as_millis() as u64 / 2));
+                let jitter =
+                    Duration::from_millis(rand::random_range(0..=delay.as_millis() as u64 / 2));
                 tokio::select! {
                     _ = shutdown.cancelled() => return Settlement::Requeue,
                     _ = tokio::time::sleep(delay + jitter) => {}

@@ -33,7 +33,9 @@ pub struct Bus {
 
 impl std::fmt::Debug for Bus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bus").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Bus")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 

@@ -14,7 +14,11 @@ const PERSISTENT: u8 = 2;
 /// A W3C `traceparent` whose trace id is the ticket id, so every event of one ticket belongs
 /// to one trace across services; the span id comes from the event id.
 pub fn traceparent_for(envelope: &RawEnvelope) -> String {
-    let trace = envelope.ticket_id.unwrap_or(envelope.id).simple().to_string();
+    let trace = envelope
+        .ticket_id
+        .unwrap_or(envelope.id)
+        .simple()
+        .to_string();
     let event = envelope.id.simple().to_string();
     format!("00-{trace}-{}-01", &event[16..])
 }
@@ -57,7 +61,11 @@ impl Bus {
     /// tests that need to put a malformed message on the bus.
     pub async fn publish_raw(&self, routing_key: &str, body: &[u8]) -> Result<(), BusError> {
         let key = routing_key.to_owned();
-        let messages = vec![(key.as_str(), body.to_vec(), BasicProperties::default().with_delivery_mode(PERSISTENT))];
+        let messages = vec![(
+            key.as_str(),
+            body.to_vec(),
+            BasicProperties::default().with_delivery_mode(PERSISTENT),
+        )];
         let confirms = self.send(&messages).await?;
         for confirm in confirms {
             await_confirm(routing_key, confirm).await?;
@@ -88,7 +96,13 @@ impl Bus {
         let mut confirms = Vec::with_capacity(messages.len());
         for (key, body, properties) in messages {
             match channel
-                .basic_publish(&self.config.exchange, key, options, body, properties.clone())
+                .basic_publish(
+                    &self.config.exchange,
+                    key,
+                    options,
+                    body,
+                    properties.clone(),
+                )
                 .await
             {
                 Ok(confirm) => confirms.push(confirm),
@@ -118,7 +132,11 @@ mod tests {
     #[test]
     fn the_trace_id_of_every_event_of_a_ticket_is_the_ticket_id() {
         let ticket = Uuid::now_v7();
-        let a = Envelope::new(EventType::TicketCreated, Some(ticket), serde_json::json!({}));
+        let a = Envelope::new(
+            EventType::TicketCreated,
+            Some(ticket),
+            serde_json::json!({}),
+        );
         let b = Envelope::derived(&a, EventType::TicketCategorized, serde_json::json!({}));
         let (ta, tb) = (super::traceparent_for(&a), super::traceparent_for(&b));
         assert_eq!(ta.len(), 55);

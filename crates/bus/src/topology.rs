@@ -1,7 +1,10 @@
 //! The durable topology of DESIGN.md, declared idempotently by every service at connect time,
 //! so a message is routable even to a queue whose consumer has never started.
 
-use lapin::options::{ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
+};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, ExchangeKind};
 
@@ -79,7 +82,12 @@ pub async fn declare(channel: &Channel, config: &BusConfig) -> Result<(), BusErr
     };
     let dlx = config.dead_letter_exchange();
     channel
-        .exchange_declare(&config.exchange, ExchangeKind::Topic, durable, FieldTable::default())
+        .exchange_declare(
+            &config.exchange,
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
         .await
         .map_err(BusError::Amqp)?;
     channel
@@ -100,7 +108,13 @@ pub async fn declare(channel: &Channel, config: &BusConfig) -> Result<(), BusErr
             .await
             .map_err(BusError::Amqp)?;
         channel
-            .queue_bind(&dlq, &dlx, &name, QueueBindOptions::default(), FieldTable::default())
+            .queue_bind(
+                &dlq,
+                &dlx,
+                &name,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
             .await
             .map_err(BusError::Amqp)?;
 
@@ -108,20 +122,35 @@ pub async fn declare(channel: &Channel, config: &BusConfig) -> Result<(), BusErr
         // again and again is dead-lettered after `delivery_limit` attempts instead of
         // blocking the queue forever.
         let mut args = FieldTable::default();
-        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
         args.insert(
             "x-delivery-limit".into(),
             AMQPValue::LongInt(i32::try_from(config.delivery_limit).unwrap_or(i32::MAX)),
         );
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dlx.clone().into()));
-        args.insert("x-dead-letter-routing-key".into(), AMQPValue::LongString(name.clone().into()));
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(dlx.clone().into()),
+        );
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(name.clone().into()),
+        );
         channel
             .queue_declare(&name, queue_options, args)
             .await
             .map_err(BusError::Amqp)?;
         for key in queue.bindings() {
             channel
-                .queue_bind(&name, &config.exchange, key, QueueBindOptions::default(), FieldTable::default())
+                .queue_bind(
+                    &name,
+                    &config.exchange,
+                    key,
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
                 .await
                 .map_err(BusError::Amqp)?;
         }
@@ -148,7 +177,10 @@ pub(crate) async fn depth(channel: &Channel, queue: &str) -> Result<u32, BusErro
 /// Deletes what [`declare`] created.
 pub(crate) async fn delete(channel: &Channel, config: &BusConfig) -> Result<(), BusError> {
     for queue in WorkQueue::ALL {
-        for name in [config.queue_name(queue.name()), config.queue_name(&queue.dead_letter_name())] {
+        for name in [
+            config.queue_name(queue.name()),
+            config.queue_name(&queue.dead_letter_name()),
+        ] {
             channel
                 .queue_delete(&name, QueueDeleteOptions::default())
                 .await

@@ -148,7 +148,12 @@ impl<T: Serialize> Envelope<T> {
         discriminator: &str,
         data: T,
     ) -> Self {
-        let name = format!("{}/{}/{}", cause.id, event_type.routing_key(), discriminator);
+        let name = format!(
+            "{}/{}/{}",
+            cause.id,
+            event_type.routing_key(),
+            discriminator
+        );
         Envelope {
             id: Uuid::new_v5(&DERIVED_EVENT_NAMESPACE, name.as_bytes()),
             event_type,

@@ -19,13 +19,21 @@ pub enum LogFormat {
 #[derive(Clone, clap::Args)]
 pub struct CommonConfig {
     /// PostgreSQL connection URL.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://sysops:sysops@127.0.0.1:5432/sysops")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://sysops:sysops@127.0.0.1:5432/sysops"
+    )]
     pub database_url: String,
     /// Most connections this process opens to PostgreSQL.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
     /// RabbitMQ AMQP URL.
-    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
     pub amqp_url: String,
     /// The topic exchange events go through.
     #[arg(long, env = "AMQP_EXCHANGE", default_value = "tickets")]
@@ -105,7 +113,10 @@ pub fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(super::redact("postgres://u:p@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            super::redact("postgres://u:p@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(super::redact("postgres://h/db"), "postgres://h/db");
     }
 }

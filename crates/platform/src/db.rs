@@ -71,7 +71,8 @@ pub async fn connect_and_migrate(
         .acquire_timeout(settings.acquire_timeout)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                conn.execute(format!("SET search_path TO {schema}").as_str()).await?;
+                conn.execute(format!("SET search_path TO {schema}").as_str())
+                    .await?;
                 Ok(())
             })
         })

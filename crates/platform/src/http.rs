@@ -108,8 +108,12 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::MissingJsonContentType(_) => {
                 "expected a JSON body with `Content-Type: application/json`".to_owned()
             }
-            JsonRejection::JsonSyntaxError(_) => format!("the body is not valid JSON: {}", inner_message(&rejection)),
-            JsonRejection::JsonDataError(_) => format!("invalid request body: {}", inner_message(&rejection)),
+            JsonRejection::JsonSyntaxError(_) => {
+                format!("the body is not valid JSON: {}", inner_message(&rejection))
+            }
+            JsonRejection::JsonDataError(_) => {
+                format!("invalid request body: {}", inner_message(&rejection))
+            }
             JsonRejection::BytesRejection(_) if status == StatusCode::PAYLOAD_TOO_LARGE => {
                 "the request body is too large".to_owned()
             }
@@ -181,7 +185,11 @@ pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
 }
 
 /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await

@@ -12,11 +12,18 @@ pub enum Seen {
 }
 
 /// Records `event_id` as handled inside `tx`. On [`Seen::Again`] the caller skips its effects.
-pub async fn record(tx: &mut Transaction<'_, Postgres>, event_id: Uuid) -> Result<Seen, sqlx::Error> {
+pub async fn record(
+    tx: &mut Transaction<'_, Postgres>,
+    event_id: Uuid,
+) -> Result<Seen, sqlx::Error> {
     let inserted = sqlx::query("INSERT INTO inbox (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(event_id)
         .execute(&mut **tx)
         .await?
         .rows_affected();
-    Ok(if inserted == 1 { Seen::First } else { Seen::Again })
+    Ok(if inserted == 1 {
+        Seen::First
+    } else {
+        Seen::Again
+    })
 }

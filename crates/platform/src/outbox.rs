@@ -38,7 +38,11 @@ impl Outbox {
 
     /// Adds an event to the outbox inside `tx`; published once `tx` commits. Adding the same
     /// event id twice is a no-op.
-    pub async fn enqueue(&self, tx: &mut Transaction<'_, Postgres>, event: &RawEnvelope) -> Result<(), sqlx::Error> {
+    pub async fn enqueue(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        event: &RawEnvelope,
+    ) -> Result<(), sqlx::Error> {
         let envelope = serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         sqlx::query("INSERT INTO outbox (event_id, envelope) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
             .bind(event.id)
@@ -60,7 +64,13 @@ impl Outbox {
     }
 
     /// Publishes outbox rows until `shutdown` is cancelled.
-    pub async fn run_relay(self, pool: PgPool, bus: Arc<Bus>, poll: Duration, shutdown: CancellationToken) {
+    pub async fn run_relay(
+        self,
+        pool: PgPool,
+        bus: Arc<Bus>,
+        poll: Duration,
+        shutdown: CancellationToken,
+    ) {
         let mut listener = None;
         let mut failures = 0u32;
         let mut last_cleanup = tokio::time::Instant::now();
@@ -87,7 +97,9 @@ impl Outbox {
             }
             if last_cleanup.elapsed() > Duration::from_secs(600) {
                 last_cleanup = tokio::time::Instant::now();
-                let q = format!("DELETE FROM outbox WHERE published_at < now() - interval '{RETENTION}'");
+                let q = format!(
+                    "DELETE FROM outbox WHERE published_at < now() - interval '{RETENTION}'"
+                );
                 if let Err(e) = sqlx::query(&q).execute(&pool).await {
                     tracing::warn!(error = %e, "outbox cleanup failed");
                 }

@@ -135,7 +135,10 @@ impl Taxonomy {
     pub fn pools(&self) -> BTreeMap<&str, Vec<&str>> {
         let mut pools: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for c in &self.categories {
-            pools.entry(c.pool.as_str()).or_default().push(c.id.as_str());
+            pools
+                .entry(c.pool.as_str())
+                .or_default()
+                .push(c.id.as_str());
         }
         pools
     }
@@ -166,7 +169,10 @@ description = "Speakers."
     fn a_valid_file_loads_with_normalised_keywords() {
         let t = Taxonomy::parse(SMALL).expect("valid taxonomy");
         assert_eq!(t.categories().len(), 2);
-        assert_eq!(t.category("printers").map(|c| c.keywords.clone()), Some(vec!["paper jam".into(), "toner".into()]));
+        assert_eq!(
+            t.category("printers").map(|c| c.keywords.clone()),
+            Some(vec!["paper jam".into(), "toner".into()])
+        );
         assert_eq!(t.pool_of("audio"), Some("av"));
         assert_eq!(t.pools().len(), 2);
     }
@@ -174,7 +180,10 @@ description = "Speakers."
     #[test]
     fn duplicate_ids_are_refused() {
         let text = format!("{SMALL}\n[[category]]\nid = \"audio\"\nname = \"x\"\npool = \"x\"\ndescription = \"x\"\n");
-        assert!(matches!(Taxonomy::parse(&text), Err(TaxonomyError::Invalid(_))));
+        assert!(matches!(
+            Taxonomy::parse(&text),
+            Err(TaxonomyError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -22,7 +22,8 @@ pub struct TestEnv {
 impl TestEnv {
     /// Creates a fresh database. Panics when PostgreSQL is not reachable, with a hint.
     pub async fn new() -> Self {
-        let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into());
+        let admin_url =
+            std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into());
         let amqp_url = std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| DEFAULT_AMQP_URL.into());
         let id = Uuid::new_v4().simple().to_string();
         let database = format!("test_{}", &id[..16]);
@@ -81,7 +82,8 @@ impl TestEnv {
             .after_connect(move |conn, _| {
                 let schema = schema.clone();
                 Box::pin(async move {
-                    conn.execute(format!("SET search_path TO {schema}").as_str()).await?;
+                    conn.execute(format!("SET search_path TO {schema}").as_str())
+                        .await?;
                     Ok(())
                 })
             })

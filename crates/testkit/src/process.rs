@@ -99,7 +99,11 @@ impl ServiceProcess {
     /// SIGTERM, then waits for a graceful exit.
     pub async fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
         if let Some(pid) = self.child.id() {
-            let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await?;
+            let status = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await?;
             anyhow::ensure!(status.success(), "kill -TERM {pid} failed");
         }
         let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())

@@ -69,7 +69,12 @@ impl Stack {
     }
 
     /// Waits until the ticket has the status.
-    pub async fn wait_for_status(&self, id: Uuid, status: &str, timeout: Duration) -> anyhow::Result<Value> {
+    pub async fn wait_for_status(
+        &self,
+        id: Uuid,
+        status: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Value> {
         wait_for(&format!("ticket {id} to be {status}"), timeout, || async {
             self.ticket(id).await.ok().filter(|t| t["status"] == status)
         })
@@ -78,7 +83,13 @@ impl Stack {
 
     /// Stops every process and deletes the test's database and topology.
     pub async fn shutdown(mut self) {
-        for p in [&mut self.gateway, &mut self.categorizer, &mut self.routing, &mut self.analytics, &mut self.tickets] {
+        for p in [
+            &mut self.gateway,
+            &mut self.categorizer,
+            &mut self.routing,
+            &mut self.analytics,
+            &mut self.tickets,
+        ] {
             p.kill().await;
         }
         self.env.cleanup().await;
@@ -86,10 +97,23 @@ impl Stack {
 }
 
 /// `POST {base}/api/tickets`; returns the new ticket's id.
-pub async fn submit_ticket(http: &reqwest::Client, base: &str, title: &str, description: &str) -> anyhow::Result<Uuid> {
+pub async fn submit_ticket(
+    http: &reqwest::Client,
+    base: &str,
+    title: &str,
+    description: &str,
+) -> anyhow::Result<Uuid> {
     let body = serde_json::json!({ "title": title, "description": description });
-    let response = http.post(format!("{base}/api/tickets")).json(&body).send().await?;
-    anyhow::ensure!(response.status() == 201, "submit answered {}", response.status());
+    let response = http
+        .post(format!("{base}/api/tickets"))
+        .json(&body)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == 201,
+        "submit answered {}",
+        response.status()
+    );
     let ticket: Value = response.json().await?;
     Ok(ticket["id"].as_str().unwrap_or_default().parse()?)
 }

@@ -4,7 +4,10 @@ use sysops_platform::CommonConfig;
 
 /// Settings of the analytics service.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "analytics", about = "Keeps every Sysops Squad event and serves dashboards")]
+#[command(
+    name = "analytics",
+    about = "Keeps every Sysops Squad event and serves dashboards"
+)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,

@@ -5,9 +5,9 @@
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use sysops_platform::{shutdown, telemetry};
 use sysops_analytics::config::Config;
 use sysops_analytics::startup::Application;
+use sysops_platform::{shutdown, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -55,10 +55,17 @@ impl KeywordClassifier {
         let tokens = words(text);
         let mut matched: Vec<(&[String], usize)> = Vec::new();
         for start in 0..tokens.len() {
-            let Some(entries) = self.index.get(&tokens[start]) else { continue };
+            let Some(entries) = self.index.get(&tokens[start]) else {
+                continue;
+            };
             for (phrase, category) in entries {
                 let end = start + phrase.len();
-                if end <= tokens.len() && tokens[start..end] == phrase[..] && !matched.iter().any(|(p, c)| *p == &phrase[..] && c == category) {
+                if end <= tokens.len()
+                    && tokens[start..end] == phrase[..]
+                    && !matched
+                        .iter()
+                        .any(|(p, c)| *p == &phrase[..] && c == category)
+                {
                     matched.push((phrase, *category));
                 }
             }
@@ -71,7 +78,11 @@ impl KeywordClassifier {
             scores[*category] += 1.0 + 0.5 * (phrase.len() as f32 - 1.0);
         }
         let total: f32 = scores.iter().sum();
-        let mut ranked: Vec<(usize, f32)> = scores.into_iter().enumerate().filter(|(_, s)| *s > 0.0).collect();
+        let mut ranked: Vec<(usize, f32)> = scores
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let (best, top) = ranked[0];
         // Share of the evidence, discounted when the evidence itself is thin: one keyword
@@ -120,8 +131,13 @@ keywords = ["printer", "paper jam", "toner"]
     #[test]
     fn keywords_match_whole_words_only() {
         let c = KeywordClassifier::new(&taxonomy());
-        assert!(c.classify("please activate my account, tvs are fine").is_none());
-        assert_eq!(c.classify("My TV is dark").map(|p| p.category), Some("tv".into()));
+        assert!(c
+            .classify("please activate my account, tvs are fine")
+            .is_none());
+        assert_eq!(
+            c.classify("My TV is dark").map(|p| p.category),
+            Some("tv".into())
+        );
     }
 
     #[test]

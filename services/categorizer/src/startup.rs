@@ -43,7 +43,9 @@ impl Application {
             review_threshold: config.review_threshold,
             fallback_category: taxonomy.categories()[0].id.clone(),
         };
-        let listener = http::bind(&config.http_addr).await.context("binding the HTTP listener")?;
+        let listener = http::bind(&config.http_addr)
+            .await
+            .context("binding the HTTP listener")?;
         Ok(Application {
             config,
             listener,
@@ -78,9 +80,16 @@ impl Application {
             shutdown.clone(),
         ));
         tracker.close();
-        http::serve(self.listener, router, shutdown.clone()).await.context("serving HTTP")?;
-        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait()).await.is_err() {
-            tracing::warn!("in-flight tickets did not finish in time; the broker will redeliver them");
+        http::serve(self.listener, router, shutdown.clone())
+            .await
+            .context("serving HTTP")?;
+        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "in-flight tickets did not finish in time; the broker will redeliver them"
+            );
         }
         bus.close().await;
         tracing::info!("categorizer stopped");

@@ -37,9 +37,15 @@ impl Worker {
                 tracing::debug!("correction noted");
                 return Ok(());
             }
-            other => return Err(HandleError::permanent(format!("{other} does not belong on categorizer.work"))),
+            other => {
+                return Err(HandleError::permanent(format!(
+                    "{other} does not belong on categorizer.work"
+                )))
+            }
         }
-        let created = event.parse_data::<TicketCreated>().map_err(HandleError::permanent)?;
+        let created = event
+            .parse_data::<TicketCreated>()
+            .map_err(HandleError::permanent)?;
         let started = Instant::now();
         let text = format!("{}\n{}", created.data.title, created.data.description);
         let decision = match self.keywords.classify(&text) {
@@ -67,7 +73,8 @@ impl Worker {
             latency_ms: latency.as_secs_f64() * 1000.0,
             ..decision
         };
-        metrics::histogram!("categorizer_latency_seconds", "method" => decision.method.as_str()).record(latency.as_secs_f64());
+        metrics::histogram!("categorizer_latency_seconds", "method" => decision.method.as_str())
+            .record(latency.as_secs_f64());
         metrics::counter!("categorizer_decisions_total", "method" => decision.method.as_str(), "needs_review" => decision.needs_review.to_string()).increment(1);
         tracing::info!(category = %decision.category, confidence = decision.confidence, needs_review = decision.needs_review, "categorized");
         let out = Envelope::derived(&event, EventType::TicketCategorized, decision)

@@ -6,7 +6,10 @@ use sysops_platform::CommonConfig;
 
 /// Settings of the routing service.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "routing", about = "Routes Sysops Squad tickets to skill pools and experts")]
+#[command(
+    name = "routing",
+    about = "Routes Sysops Squad tickets to skill pools and experts"
+)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
@@ -30,7 +33,8 @@ impl Config {
         Config {
             common: CommonConfig::for_tests(database_url, exchange),
             http_addr: "127.0.0.1:0".into(),
-            taxonomy_path: concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/taxonomy.toml").into(),
+            taxonomy_path: concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/taxonomy.toml")
+                .into(),
             outbox_poll_ms: 500,
             concurrency: 8,
         }

@@ -43,14 +43,21 @@ impl Application {
             max_connections: config.common.db_max_connections,
             ..Default::default()
         };
-        let pool = connect_and_migrate(&config.common.database_url, SCHEMA, settings, sqlx::migrate!("./migrations"))
-            .await
-            .context("preparing the database")?;
+        let pool = connect_and_migrate(
+            &config.common.database_url,
+            SCHEMA,
+            settings,
+            sqlx::migrate!("./migrations"),
+        )
+        .await
+        .context("preparing the database")?;
         let bus = Bus::new(config.common.bus("routing"));
         if let Err(e) = bus.connect().await {
             tracing::warn!(error = %e, "broker unreachable at start; will keep trying");
         }
-        let listener = http::bind(&config.http_addr).await.context("binding the HTTP listener")?;
+        let listener = http::bind(&config.http_addr)
+            .await
+            .context("binding the HTTP listener")?;
         Ok(Application {
             state: AppState {
                 pool,
@@ -67,7 +74,9 @@ impl Application {
     }
 
     pub fn router(&self) -> Router {
-        let ops = Ops::new("routing").postgres(self.state.pool.clone()).rabbitmq(self.bus.clone());
+        let ops = Ops::new("routing")
+            .postgres(self.state.pool.clone())
+            .rabbitmq(self.bus.clone());
         let api = routes::pools::router()
             .merge(routes::routing::router())
             .with_state(self.state.clone())
@@ -105,8 +114,13 @@ impl Application {
             shutdown.clone(),
         ));
         tracker.close();
-        http::serve(self.listener, router, shutdown.clone()).await.context("serving HTTP")?;
-        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait()).await.is_err() {
+        http::serve(self.listener, router, shutdown.clone())
+            .await
+            .context("serving HTTP")?;
+        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("background work did not finish in time");
         }
         self.bus.close().await;

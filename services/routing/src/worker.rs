@@ -7,7 +7,10 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use sysops_bus::{HandleError, Incoming};
-use sysops_contract::{Envelope, EventType, RawEnvelope, TicketCategorized, TicketCreated, TicketQueued, TicketRecategorized};
+use sysops_contract::{
+    Envelope, EventType, RawEnvelope, TicketCategorized, TicketCreated, TicketQueued,
+    TicketRecategorized,
+};
 use sysops_platform::db::is_transient;
 use sysops_platform::inbox::{self, Seen};
 use sysops_platform::outbox::Outbox;
@@ -40,17 +43,25 @@ impl Worker {
         match event.event_type {
             EventType::ExpertChanged => {}
             _ => {
-                let ticket_id = event.ticket_id.ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))?;
+                let ticket_id = event
+                    .ticket_id
+                    .ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))?;
                 self.apply(&mut tx, ticket_id, &event).await?;
             }
         }
         tx.commit().await.map_err(db_error)
     }
 
-    async fn apply(&self, tx: &mut Transaction<'_, Postgres>, ticket_id: Uuid, event: &RawEnvelope) -> Result<(), HandleError> {
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        ticket_id: Uuid,
+        event: &RawEnvelope,
+    ) -> Result<(), HandleError> {
         match event.event_type {
             EventType::TicketCreated => {
-                let created: TicketCreated = serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+                let created: TicketCreated =
+                    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
                 sqlx::query(
                     "INSERT INTO routes (ticket_id, priority, region, status, created_at) VALUES ($1, $2, $3, 'new', $4) \
                      ON CONFLICT (ticket_id) DO UPDATE SET priority = $2, region = $3, created_at = $4",
@@ -64,7 +75,8 @@ impl Worker {
                 .map_err(db_error)?;
             }
             EventType::TicketCategorized => {
-                let c: TicketCategorized = serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+                let c: TicketCategorized =
+                    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
                 if c.needs_review {
                     self.set_status(tx, ticket_id, "review").await?;
                 } else {
@@ -72,15 +84,17 @@ impl Worker {
                 }
             }
             EventType::TicketRecategorized => {
-                let r: TicketRecategorized = serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+                let r: TicketRecategorized =
+                    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
                 self.enqueue(tx, ticket_id, &r.to, event).await?;
             }
             EventType::TicketRejected => {
-                let category: Option<(Option<String>,)> = sqlx::query_as("SELECT category FROM routes WHERE ticket_id = $1")
-                    .bind(ticket_id)
-                    .fetch_optional(&mut **tx)
-                    .await
-                    .map_err(db_error)?;
+                let category: Option<(Option<String>,)> =
+                    sqlx::query_as("SELECT category FROM routes WHERE ticket_id = $1")
+                        .bind(ticket_id)
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(db_error)?;
                 match category.and_then(|(c,)| c) {
                     Some(category) => self.enqueue(tx, ticket_id, &category, event).await?,
                     None => tracing::warn!(%ticket_id, "rejected ticket unknown to routing"),
@@ -90,12 +104,21 @@ impl Worker {
             EventType::TicketResolved | EventType::TicketCancelled | EventType::TicketClosed => {
                 self.set_status(tx, ticket_id, "done").await?
             }
-            other => return Err(HandleError::permanent(format!("{other} does not belong on routing.work"))),
+            other => {
+                return Err(HandleError::permanent(format!(
+                    "{other} does not belong on routing.work"
+                )))
+            }
         }
         Ok(())
     }
 
-    async fn set_status(&self, tx: &mut Transaction<'_, Postgres>, ticket_id: Uuid, status: &str) -> Result<(), HandleError> {
+    async fn set_status(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        ticket_id: Uuid,
+        status: &str,
+    ) -> Result<(), HandleError> {
         sqlx::query(
             "INSERT INTO routes (ticket_id, status) VALUES ($1, $2) \
              ON CONFLICT (ticket_id) DO UPDATE SET status = $2, updated_at = now()",
@@ -109,11 +132,19 @@ impl Worker {
     }
 
     /// Puts the ticket in the backlog of its category's pool and announces it.
-    async fn enqueue(&self, tx: &mut Transaction<'_, Postgres>, ticket_id: Uuid, category: &str, cause: &RawEnvelope) -> Result<(), HandleError> {
+    async fn enqueue(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        ticket_id: Uuid,
+        category: &str,
+        cause: &RawEnvelope,
+    ) -> Result<(), HandleError> {
         let pool = self
             .taxonomy
             .pool_of(category)
-            .ok_or_else(|| HandleError::permanent(format!("category `{category}` is not in the taxonomy")))?
+            .ok_or_else(|| {
+                HandleError::permanent(format!("category `{category}` is not in the taxonomy"))
+            })?
             .to_owned();
         sqlx::query(
             "INSERT INTO routes (ticket_id, category, pool, status, queued_at) VALUES ($1, $2, $3, 'queued', now()) \

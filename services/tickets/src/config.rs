@@ -7,7 +7,10 @@ use sysops_platform::CommonConfig;
 
 /// Settings of the tickets service.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "tickets", about = "The ticket store, lifecycle and outbox of Sysops Squad triage")]
+#[command(
+    name = "tickets",
+    about = "The ticket store, lifecycle and outbox of Sysops Squad triage"
+)]
 pub struct Config {
     #[command(flatten)]
     pub common: CommonConfig,
@@ -41,7 +44,8 @@ impl Config {
         Config {
             common: CommonConfig::for_tests(database_url, exchange),
             http_addr: "127.0.0.1:0".into(),
-            taxonomy_path: concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/taxonomy.toml").into(),
+            taxonomy_path: concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/taxonomy.toml")
+                .into(),
             outbox_poll_ms: 500,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 10,

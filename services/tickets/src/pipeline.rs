@@ -43,7 +43,8 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
 
     match event.event_type {
         EventType::TicketCategorized => {
-            let c: TicketCategorized = serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            let c: TicketCategorized =
+                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
             // A human's category wins over a late machine decision.
             if ticket.method.as_deref() != Some("human") {
                 needs_review = c.needs_review;
@@ -55,12 +56,16 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
             }
         }
         EventType::TicketQueued => {
-            let q: TicketQueued = serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            let q: TicketQueued =
+                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
             ticket.pool = Some(q.pool);
         }
         EventType::TicketAssigned => {
-            let a: TicketAssigned = serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
-            if pipeline_status(current, event.event_type, false) == sysops_contract::TicketStatus::Assigned {
+            let a: TicketAssigned =
+                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            if pipeline_status(current, event.event_type, false)
+                == sysops_contract::TicketStatus::Assigned
+            {
                 ticket.pool = Some(a.pool);
                 ticket.assignee = Some(a.expert_id);
                 ticket.assignee_name = Some(a.expert_name);
@@ -68,14 +73,22 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
             }
         }
         EventType::TicketSlaBreached => {}
-        other => return Err(HandleError::permanent(format!("{other} does not belong on tickets.pipeline"))),
+        other => {
+            return Err(HandleError::permanent(format!(
+                "{other} does not belong on tickets.pipeline"
+            )))
+        }
     }
     let next = pipeline_status(current, event.event_type, needs_review);
     ticket.status = next.as_str().to_owned();
     store.update(&mut tx, &ticket).await.map_err(db_error)?;
-    store.record_event(&mut tx, &event).await.map_err(db_error)?;
+    store
+        .record_event(&mut tx, &event)
+        .await
+        .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
-    metrics::counter!("tickets_pipeline_events_total", "type" => event.event_type.routing_key()).increment(1);
+    metrics::counter!("tickets_pipeline_events_total", "type" => event.event_type.routing_key())
+        .increment(1);
     tracing::debug!(from = %current, to = %next, "pipeline event applied");
     Ok(())
 }

@@ -45,14 +45,21 @@ impl Application {
             max_connections: config.common.db_max_connections,
             ..Default::default()
         };
-        let pool = connect_and_migrate(&config.common.database_url, SCHEMA, settings, sqlx::migrate!("./migrations"))
-            .await
-            .context("preparing the database")?;
+        let pool = connect_and_migrate(
+            &config.common.database_url,
+            SCHEMA,
+            settings,
+            sqlx::migrate!("./migrations"),
+        )
+        .await
+        .context("preparing the database")?;
         let bus = Bus::new(config.common.bus("tickets"));
         if let Err(e) = bus.connect().await {
             tracing::warn!(error = %e, "broker unreachable at start; will keep trying");
         }
-        let listener = http::bind(&config.http_addr).await.context("binding the HTTP listener")?;
+        let listener = http::bind(&config.http_addr)
+            .await
+            .context("binding the HTTP listener")?;
         Ok(Application {
             state: AppState {
                 store: Store::new(pool),
@@ -77,7 +84,8 @@ impl Application {
             .with_state(self.state.clone())
             .layer(DefaultBodyLimit::max(self.config.max_body_bytes))
             .fallback(http::not_found);
-        with_middleware(api, Duration::from_secs(self.config.request_timeout_secs)).merge(ops.router())
+        with_middleware(api, Duration::from_secs(self.config.request_timeout_secs))
+            .merge(ops.router())
     }
 
     /// Runs until `shutdown` is cancelled, then drains in-flight work and closes connections.
@@ -109,8 +117,13 @@ impl Application {
         ));
         tracker.close();
 
-        http::serve(self.listener, router, shutdown.clone()).await.context("serving HTTP")?;
-        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait()).await.is_err() {
+        http::serve(self.listener, router, shutdown.clone())
+            .await
+            .context("serving HTTP")?;
+        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("background work did not finish in time");
         }
         self.bus.close().await;

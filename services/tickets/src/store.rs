@@ -137,7 +137,11 @@ impl Store {
     }
 
     /// Writes back every mutable field of `ticket`.
-    pub async fn update(&self, tx: &mut Transaction<'_, Postgres>, ticket: &Ticket) -> Result<(), sqlx::Error> {
+    pub async fn update(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        ticket: &Ticket,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE tickets SET status = $2, category = $3, confidence = $4, method = $5, \
              needs_review = $6, pool = $7, assignee = $8, assignee_name = $9, updated_at = now(), \
@@ -161,7 +165,11 @@ impl Store {
     }
 
     /// Adds an event to the ticket's history; an event already there is ignored.
-    pub async fn record_event(&self, tx: &mut Transaction<'_, Postgres>, event: &RawEnvelope) -> Result<(), sqlx::Error> {
+    pub async fn record_event(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        event: &RawEnvelope,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO ticket_events (event_id, ticket_id, event_type, occurred_at, causation_id, data) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",

@@ -20,7 +20,9 @@ impl App {
         sysops_platform::telemetry::init_for_tests(sysops_testkit::logs_enabled());
         let env = TestEnv::new().await;
         let config = Config::for_tests(&env.database_url, &env.exchange);
-        let app = Application::build(config).await.expect("the service builds");
+        let app = Application::build(config)
+            .await
+            .expect("the service builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let shutdown = CancellationToken::new();
         tokio::spawn(app.run(shutdown.clone()));
@@ -33,17 +35,33 @@ impl App {
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.expect("request sent");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent");
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.expect("request sent");
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent");
         (r.status(), r.json().await.unwrap_or(Value::Null))
     }
 
     async fn create(&self, title: &str) -> Value {
-        let (status, body) = self.post("/api/tickets", json!({"title": title, "description": "it broke"})).await;
+        let (status, body) = self
+            .post(
+                "/api/tickets",
+                json!({"title": title, "description": "it broke"}),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
     }
@@ -74,7 +92,12 @@ async fn a_created_ticket_can_be_read_back_and_has_a_created_event() {
     assert_eq!(fetched["title"], "Wi-Fi drops");
 
     let (_, history) = app.get(&format!("/api/tickets/{id}/history")).await;
-    let types: Vec<&str> = history["events"].as_array().expect("events").iter().filter_map(|e| e["type"].as_str()).collect();
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
     assert_eq!(types, ["ticket.created"]);
     app.stop().await;
 }
@@ -83,28 +106,73 @@ async fn a_created_ticket_can_be_read_back_and_has_a_created_event() {
 async fn bad_input_gets_a_clear_error_and_nothing_is_stored() {
     let app = App::spawn().await;
     let cases = [
-        (json!({"description": "no title"}), StatusCode::UNPROCESSABLE_ENTITY, "missing field `title`"),
-        (json!({"title": "ok title", "description": "x", "colour": "red"}), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `colour`"),
-        (json!({"title": 42, "description": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "invalid type"),
-        (json!({"title": "  ", "description": "x"}), StatusCode::UNPROCESSABLE_ENTITY, "title must not be empty"),
-        (json!({"title": "ok title", "description": "x", "priority": "asap"}), StatusCode::UNPROCESSABLE_ENTITY, "unknown variant `asap`"),
+        (
+            json!({"description": "no title"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing field `title`",
+        ),
+        (
+            json!({"title": "ok title", "description": "x", "colour": "red"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown field `colour`",
+        ),
+        (
+            json!({"title": 42, "description": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid type",
+        ),
+        (
+            json!({"title": "  ", "description": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "title must not be empty",
+        ),
+        (
+            json!({"title": "ok title", "description": "x", "priority": "asap"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown variant `asap`",
+        ),
     ];
     for (body, expected, message) in cases {
         let (status, error) = app.post("/api/tickets", body.clone()).await;
         assert_eq!(status, expected, "{body}");
         let text = error["error"].as_str().unwrap_or_default();
-        assert!(text.contains(message), "{body}: `{text}` should mention `{message}`");
+        assert!(
+            text.contains(message),
+            "{body}: `{text}` should mention `{message}`"
+        );
     }
 
-    let r = app.http.post(format!("{}/api/tickets", app.base)).body("{not json").header("content-type", "application/json").send().await.expect("sent");
+    let r = app
+        .http
+        .post(format!("{}/api/tickets", app.base))
+        .body("{not json")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = app.http.post(format!("{}/api/tickets", app.base)).body("{}").send().await.expect("sent");
+    let r = app
+        .http
+        .post(format!("{}/api/tickets", app.base))
+        .body("{}")
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = json!({"title": "big", "description": "x".repeat(100_000)});
-    let r = app.http.post(format!("{}/api/tickets", app.base)).json(&huge).send().await.expect("sent");
+    let r = app
+        .http
+        .post(format!("{}/api/tickets", app.base))
+        .json(&huge)
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let error: Value = r.json().await.expect("json error");
-    assert!(error["error"].as_str().unwrap_or_default().contains("too large"));
+    assert!(error["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("too large"));
 
     let (_, list) = app.get("/api/tickets").await;
     assert_eq!(list["total"], 0);
@@ -117,21 +185,40 @@ async fn illegal_moves_are_refused_with_409_naming_the_current_state() {
     let ticket = app.create("Laptop will not boot").await;
     let id = ticket["id"].as_str().expect("an id");
 
-    let (status, error) = app.post(&format!("/api/tickets/{id}/resolve"), json!({})).await;
+    let (status, error) = app
+        .post(&format!("/api/tickets/{id}/resolve"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(error["error"].as_str().unwrap_or_default().contains("ticket that is new"), "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ticket that is new"),
+        "{error}"
+    );
 
-    let (status, cancelled) = app.post(&format!("/api/tickets/{id}/cancel"), json!({"reason": "fixed it myself"})).await;
+    let (status, cancelled) = app
+        .post(
+            &format!("/api/tickets/{id}/cancel"),
+            json!({"reason": "fixed it myself"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cancelled["status"], "cancelled");
 
-    let (status, _) = app.post(&format!("/api/tickets/{id}/cancel"), json!({})).await;
+    let (status, _) = app
+        .post(&format!("/api/tickets/{id}/cancel"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = app.post(&format!("/api/tickets/{id}/explode"), json!({})).await;
+    let (status, _) = app
+        .post(&format!("/api/tickets/{id}/explode"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get("/api/tickets/not-a-uuid").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = app.get(&format!("/api/tickets/{}", uuid::Uuid::now_v7())).await;
+    let (status, _) = app
+        .get(&format!("/api/tickets/{}", uuid::Uuid::now_v7()))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
@@ -139,10 +226,25 @@ async fn illegal_moves_are_refused_with_409_naming_the_current_state() {
 #[tokio::test]
 async fn a_person_can_pick_the_category_and_unknown_categories_are_refused() {
     let app = App::spawn().await;
-    let id = app.create("Strange noise").await["id"].as_str().expect("id").to_owned();
-    let r = app.http.put(format!("{}/api/tickets/{id}/category", app.base)).json(&json!({"category": "teleporters"})).send().await.expect("sent");
+    let id = app.create("Strange noise").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = app
+        .http
+        .put(format!("{}/api/tickets/{id}/category", app.base))
+        .json(&json!({"category": "teleporters"}))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.http.put(format!("{}/api/tickets/{id}/category", app.base)).json(&json!({"category": "audio", "by": "manager-1"})).send().await.expect("sent");
+    let r = app
+        .http
+        .put(format!("{}/api/tickets/{id}/category", app.base))
+        .json(&json!({"category": "audio", "by": "manager-1"}))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(r.status(), StatusCode::OK);
     let t: Value = r.json().await.expect("ticket");
     assert_eq!(t["category"], "audio");
@@ -158,7 +260,14 @@ async fn the_list_filters_and_pages() {
         app.create(&format!("Ticket number {i}")).await;
     }
     let cancelled = app.create("To be cancelled").await;
-    app.post(&format!("/api/tickets/{}/cancel", cancelled["id"].as_str().expect("id")), json!({})).await;
+    app.post(
+        &format!(
+            "/api/tickets/{}/cancel",
+            cancelled["id"].as_str().expect("id")
+        ),
+        json!({}),
+    )
+    .await;
 
     let (_, page) = app.get("/api/tickets?limit=2").await;
     assert_eq!(page["total"], 6);
@@ -174,7 +283,10 @@ async fn the_list_filters_and_pages() {
     assert_eq!(new_only["total"], 5);
     let (status, error) = app.get("/api/tickets?status=sleeping").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(error["error"].as_str().unwrap_or_default().contains("unknown ticket status"));
+    assert!(error["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("unknown ticket status"));
     let (status, _) = app.get("/api/tickets?limit=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.get("/api/tickets?sort=asc").await;

@@ -10,19 +10,42 @@ use uuid::Uuid;
 pub fn event_types(history: &Value) -> Vec<String> {
     history["events"]
         .as_array()
-        .map(|events| events.iter().filter_map(|e| e["type"].as_str().map(str::to_owned)).collect())
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["type"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// A ticket a customer might write, varied by `i`.
 pub fn sample_ticket(i: usize) -> (String, String) {
     const SAMPLES: [(&str, &str); 6] = [
-        ("Printer jams", "The printer jams on every page and shows a paper jam error."),
-        ("Wi-Fi keeps dropping", "My router loses the wifi connection every evening."),
-        ("Laptop will not boot", "The laptop shows a black screen after the logo."),
-        ("TV has no sound", "The smart tv picture is fine but there is no sound from the soundbar."),
-        ("Charged twice", "My invoice shows a double charge for the support plan this month."),
-        ("Thermostat offline", "The smart thermostat shows offline in the app since yesterday."),
+        (
+            "Printer jams",
+            "The printer jams on every page and shows a paper jam error.",
+        ),
+        (
+            "Wi-Fi keeps dropping",
+            "My router loses the wifi connection every evening.",
+        ),
+        (
+            "Laptop will not boot",
+            "The laptop shows a black screen after the logo.",
+        ),
+        (
+            "TV has no sound",
+            "The smart tv picture is fine but there is no sound from the soundbar.",
+        ),
+        (
+            "Charged twice",
+            "My invoice shows a double charge for the support plan this month.",
+        ),
+        (
+            "Thermostat offline",
+            "The smart thermostat shows offline in the app since yesterday.",
+        ),
     ];
     let (t, d) = SAMPLES[i % SAMPLES.len()];
     (format!("{t} #{i}"), d.to_owned())

@@ -10,7 +10,11 @@ use sysops_system_tests::{event_types, history, sample_ticket, SETTLE};
 use sysops_testkit::{stack::submit_ticket, wait_for, ServiceProcess, TestEnv};
 
 async fn count_status(http: &reqwest::Client, base: &str, status: &str) -> i64 {
-    let r: Value = match http.get(format!("{base}/api/tickets?status={status}&limit=1")).send().await {
+    let r: Value = match http
+        .get(format!("{base}/api/tickets?status={status}&limit=1"))
+        .send()
+        .await
+    {
         Ok(r) => r.json().await.unwrap_or(Value::Null),
         Err(_) => return -1,
     };
@@ -21,20 +25,30 @@ async fn count_status(http: &reqwest::Client, base: &str, status: &str) -> i64 {
 async fn a_categorizer_killed_mid_stream_categorizes_every_ticket_exactly_once() {
     let env = TestEnv::new().await;
     let service_env = env.service_env();
-    let tickets = ServiceProcess::start("tickets", &service_env).await.expect("tickets");
-    let routing = ServiceProcess::start("routing", &service_env).await.expect("routing");
+    let tickets = ServiceProcess::start("tickets", &service_env)
+        .await
+        .expect("tickets");
+    let routing = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("routing");
     let http = reqwest::Client::new();
 
     let mut ids = Vec::new();
     for i in 0..200 {
         let (title, description) = sample_ticket(i);
-        ids.push(submit_ticket(&http, &tickets.url(), &title, &description).await.expect("submitted"));
+        ids.push(
+            submit_ticket(&http, &tickets.url(), &title, &description)
+                .await
+                .expect("submitted"),
+        );
     }
     // Slow the categorizer down so the kill lands mid-stream.
     let mut slow_env = service_env.clone();
     slow_env.push(("PREFETCH".into(), "10".into()));
     slow_env.push(("CONCURRENCY".into(), "1".into()));
-    let mut categorizer = ServiceProcess::start("categorizer", &slow_env).await.expect("categorizer");
+    let mut categorizer = ServiceProcess::start("categorizer", &slow_env)
+        .await
+        .expect("categorizer");
     let base = tickets.url();
     wait_for("some tickets categorized", SETTLE, || async {
         let pending = count_status(&http, &base, "new").await;
@@ -46,10 +60,14 @@ async fn a_categorizer_killed_mid_stream_categorizes_every_ticket_exactly_once()
     let left = count_status(&http, &base, "new").await;
     eprintln!("killed the categorizer with {left} tickets left");
 
-    let _categorizer = ServiceProcess::start("categorizer", &service_env).await.expect("categorizer again");
-    wait_for("every ticket queued", SETTLE, || async { (count_status(&http, &base, "queued").await == 200).then_some(()) })
+    let _categorizer = ServiceProcess::start("categorizer", &service_env)
         .await
-        .expect("all queued");
+        .expect("categorizer again");
+    wait_for("every ticket queued", SETTLE, || async {
+        (count_status(&http, &base, "queued").await == 200).then_some(())
+    })
+    .await
+    .expect("all queued");
 
     for id in &ids {
         let h = history(&http, &base, *id).await.expect("history");
@@ -66,32 +84,60 @@ async fn a_categorizer_killed_mid_stream_categorizes_every_ticket_exactly_once()
 async fn a_malformed_message_is_dead_lettered_and_the_consumer_keeps_going() {
     let env = TestEnv::new().await;
     let service_env = env.service_env();
-    let tickets = ServiceProcess::start("tickets", &service_env).await.expect("tickets");
-    let _routing = ServiceProcess::start("routing", &service_env).await.expect("routing");
-    let _categorizer = ServiceProcess::start("categorizer", &service_env).await.expect("categorizer");
+    let tickets = ServiceProcess::start("tickets", &service_env)
+        .await
+        .expect("tickets");
+    let _routing = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("routing");
+    let _categorizer = ServiceProcess::start("categorizer", &service_env)
+        .await
+        .expect("categorizer");
     let bus = env.bus();
 
-    bus.publish_raw("ticket.created", b"{ this is not an event").await.expect("published");
+    bus.publish_raw("ticket.created", b"{ this is not an event")
+        .await
+        .expect("published");
     let wrong_payload = serde_json::json!({
         "id": Uuid::now_v7(), "type": "ticket.created", "version": 1,
         "occurred_at": "2026-11-23T10:00:00Z", "ticket_id": Uuid::now_v7(), "data": {"title": 7}
     });
-    bus.publish_raw("ticket.created", wrong_payload.to_string().as_bytes()).await.expect("published");
+    bus.publish_raw("ticket.created", wrong_payload.to_string().as_bytes())
+        .await
+        .expect("published");
 
     let http = reqwest::Client::new();
-    let id = submit_ticket(&http, &tickets.url(), "Router lost wifi", "The wifi router keeps rebooting").await.expect("submitted");
+    let id = submit_ticket(
+        &http,
+        &tickets.url(),
+        "Router lost wifi",
+        "The wifi router keeps rebooting",
+    )
+    .await
+    .expect("submitted");
     let base = tickets.url();
     wait_for("the good ticket queued", SETTLE, || async {
-        let t: Value = http.get(format!("{base}/api/tickets/{id}")).send().await.ok()?.json().await.ok()?;
+        let t: Value = http
+            .get(format!("{base}/api/tickets/{id}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         (t["status"] == "queued").then_some(())
     })
     .await
     .expect("the consumer kept going");
 
-    let dlq = wait_for("both bad messages in the categorizer's DLQ", SETTLE, || async {
-        let depth = bus.queue_depth("categorizer.work.dlq").await.ok()?;
-        (depth == 2).then_some(depth)
-    })
+    let dlq = wait_for(
+        "both bad messages in the categorizer's DLQ",
+        SETTLE,
+        || async {
+            let depth = bus.queue_depth("categorizer.work.dlq").await.ok()?;
+            (depth == 2).then_some(depth)
+        },
+    )
     .await
     .expect("dead-lettered");
     assert_eq!(dlq, 2);
@@ -104,31 +150,61 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_keeps_going() {
 async fn a_ticket_accepted_while_the_broker_is_unreachable_is_published_after_a_restart() {
     let env = TestEnv::new().await;
     let good_env = env.service_env();
-    let _routing = ServiceProcess::start("routing", &good_env).await.expect("routing");
-    let _categorizer = ServiceProcess::start("categorizer", &good_env).await.expect("categorizer");
+    let _routing = ServiceProcess::start("routing", &good_env)
+        .await
+        .expect("routing");
+    let _categorizer = ServiceProcess::start("categorizer", &good_env)
+        .await
+        .expect("categorizer");
 
     // The tickets service commits the ticket but cannot publish: its broker address is dead.
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut cut_off: HashMap<String, String> = good_env.iter().cloned().collect();
-    cut_off.insert("AMQP_URL".into(), format!("amqp://guest:guest@127.0.0.1:{closed_port}/%2f"));
+    cut_off.insert(
+        "AMQP_URL".into(),
+        format!("amqp://guest:guest@127.0.0.1:{closed_port}/%2f"),
+    );
     let cut_off: Vec<(String, String)> = cut_off.into_iter().collect();
-    let mut tickets = ServiceProcess::start("tickets", &cut_off).await.expect("tickets without broker");
+    let mut tickets = ServiceProcess::start("tickets", &cut_off)
+        .await
+        .expect("tickets without broker");
     let http = reqwest::Client::new();
-    let id = submit_ticket(&http, &tickets.url(), "Laptop overheating", "My laptop fan is loud and it shuts down").await.expect("accepted");
+    let id = submit_ticket(
+        &http,
+        &tickets.url(),
+        "Laptop overheating",
+        "My laptop fan is loud and it shuts down",
+    )
+    .await
+    .expect("accepted");
     tokio::time::sleep(Duration::from_millis(700)).await;
     tickets.kill().await;
 
     let outbox = env.pool("tickets").await;
-    let unpublished: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-        .fetch_one(&outbox)
-        .await
-        .expect("outbox readable");
+    let unpublished: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            .fetch_one(&outbox)
+            .await
+            .expect("outbox readable");
     assert_eq!(unpublished, 1, "the event waits in the outbox");
 
-    let tickets = ServiceProcess::start("tickets", &good_env).await.expect("tickets again");
+    let tickets = ServiceProcess::start("tickets", &good_env)
+        .await
+        .expect("tickets again");
     let base = tickets.url();
     let ticket = wait_for("the ticket queued after the restart", SETTLE, || async {
-        let t: Value = http.get(format!("{base}/api/tickets/{id}")).send().await.ok()?.json().await.ok()?;
+        let t: Value = http
+            .get(format!("{base}/api/tickets/{id}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
         (t["status"] == "queued").then_some(t)
     })
     .await

@@ -14,10 +14,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn summary(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let by_type: Vec<(String, i64)> = sqlx::query_as("SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type")
-        .fetch_all(&state.pool)
-        .await
-        .map_err(ApiError::from_db)?;
+    let by_type: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT event_type, count(*) FROM events GROUP BY event_type ORDER BY event_type",
+    )
+    .fetch_all(&state.pool)
+    .await
+    .map_err(ApiError::from_db)?;
     let by_category: Vec<(Option<String>, i64, Option<f64>)> = sqlx::query_as(
         "SELECT data->>'category', count(*), avg((data->>'confidence')::float8) FROM events \
          WHERE event_type = 'ticket.categorized' GROUP BY 1 ORDER BY 2 DESC",

@@ -30,7 +30,10 @@ struct Params {
     limit: Option<i64>,
 }
 
-async fn list(State(state): State<AppState>, params: Result<Query<Params>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<Params>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
     let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
     let event_type = p
         .event_type
@@ -40,7 +43,9 @@ async fn list(State(state): State<AppState>, params: Result<Query<Params>, Query
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
     }
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM events WHERE true");
     if let Some(t) = p.ticket_id {
@@ -49,7 +54,12 @@ async fn list(State(state): State<AppState>, params: Result<Query<Params>, Query
     if let Some(t) = event_type {
         q.push(" AND event_type = ").push_bind(t.routing_key());
     }
-    q.push(" ORDER BY occurred_at, event_id LIMIT ").push_bind(limit);
-    let events: Vec<StoredEvent> = q.build_query_as().fetch_all(&state.pool).await.map_err(ApiError::from_db)?;
+    q.push(" ORDER BY occurred_at, event_id LIMIT ")
+        .push_bind(limit);
+    let events: Vec<StoredEvent> = q
+        .build_query_as()
+        .fetch_all(&state.pool)
+        .await
+        .map_err(ApiError::from_db)?;
     Ok(Json(json!({ "events": events })))
 }

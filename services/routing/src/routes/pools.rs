@@ -27,11 +27,14 @@ struct BacklogEntry {
     queued_at: Option<DateTime<Utc>>,
 }
 
-async fn backlog_sizes(state: &AppState) -> Result<std::collections::HashMap<String, i64>, ApiError> {
-    let rows: Vec<(String, i64)> = sqlx::query_as("SELECT pool, count(*) FROM routes WHERE status = 'queued' GROUP BY pool")
-        .fetch_all(&state.pool)
-        .await
-        .map_err(ApiError::from_db)?;
+async fn backlog_sizes(
+    state: &AppState,
+) -> Result<std::collections::HashMap<String, i64>, ApiError> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT pool, count(*) FROM routes WHERE status = 'queued' GROUP BY pool")
+            .fetch_all(&state.pool)
+            .await
+            .map_err(ApiError::from_db)?;
     Ok(rows.into_iter().collect())
 }
 
@@ -52,10 +55,14 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "pools": pools })))
 }
 
-async fn fetch(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn fetch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let pools = state.taxonomy.pools();
     let Some(categories) = pools.get(name.as_str()) else {
-        return Err(ApiError::not_found(format!("no pool named `{name}`")).with_detail(json!({ "known": pools.keys().collect::<Vec<_>>() })));
+        return Err(ApiError::not_found(format!("no pool named `{name}`"))
+            .with_detail(json!({ "known": pools.keys().collect::<Vec<_>>() })));
     };
     let backlog: Vec<BacklogEntry> = sqlx::query_as(
         "SELECT ticket_id, category, priority, region, queued_at FROM routes \
@@ -65,7 +72,11 @@ async fn fetch(State(state): State<AppState>, Path(name): Path<String>) -> Resul
     .fetch_all(&state.pool)
     .await
     .map_err(ApiError::from_db)?;
-    let size = backlog_sizes(&state).await?.get(name.as_str()).copied().unwrap_or(0);
+    let size = backlog_sizes(&state)
+        .await?
+        .get(name.as_str())
+        .copied()
+        .unwrap_or(0);
     Ok(Json(json!({
         "name": name,
         "categories": categories,

@@ -29,8 +29,12 @@ struct Decision {
     decided_at: DateTime<Utc>,
 }
 
-async fn history(State(state): State<AppState>, id: Result<Path<Uuid>, PathRejection>) -> Result<Json<Value>, ApiError> {
-    let Path(ticket_id) = id.map_err(|r| ApiError::bad_request(format!("invalid path: {}", r.body_text())))?;
+async fn history(
+    State(state): State<AppState>,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(ticket_id) =
+        id.map_err(|r| ApiError::bad_request(format!("invalid path: {}", r.body_text())))?;
     let decisions: Vec<Decision> = sqlx::query_as(
         "SELECT event_id, kind, category, pool, detail, decided_at FROM decisions WHERE ticket_id = $1 ORDER BY seq",
     )
@@ -39,16 +43,22 @@ async fn history(State(state): State<AppState>, id: Result<Path<Uuid>, PathRejec
     .await
     .map_err(ApiError::from_db)?;
     if decisions.is_empty() {
-        return Err(ApiError::not_found(format!("no routing decision for ticket {ticket_id}")));
+        return Err(ApiError::not_found(format!(
+            "no routing decision for ticket {ticket_id}"
+        )));
     }
-    Ok(Json(json!({ "ticket_id": ticket_id, "decisions": decisions })))
+    Ok(Json(
+        json!({ "ticket_id": ticket_id, "decisions": decisions }),
+    ))
 }
 
 async fn statistics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let rows: Vec<(Option<String>, String, i64)> = sqlx::query_as("SELECT pool, status, count(*) FROM routes GROUP BY pool, status ORDER BY pool, status")
-        .fetch_all(&state.pool)
-        .await
-        .map_err(ApiError::from_db)?;
+    let rows: Vec<(Option<String>, String, i64)> = sqlx::query_as(
+        "SELECT pool, status, count(*) FROM routes GROUP BY pool, status ORDER BY pool, status",
+    )
+    .fetch_all(&state.pool)
+    .await
+    .map_err(ApiError::from_db)?;
     let mut by_pool = serde_json::Map::new();
     for (pool, status, count) in rows {
         let entry = by_pool

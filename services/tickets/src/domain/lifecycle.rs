@@ -50,7 +50,15 @@ impl Action {
             Action::Accept => &[Assigned],
             Action::Reject => &[Assigned],
             Action::Resolve => &[Accepted],
-            Action::Cancel => &[New, Categorized, NeedsReview, Queued, Assigned, Accepted, Rejected],
+            Action::Cancel => &[
+                New,
+                Categorized,
+                NeedsReview,
+                Queued,
+                Assigned,
+                Accepted,
+                Rejected,
+            ],
             Action::Close => &[Resolved],
             Action::Recategorize => &[New, Categorized, NeedsReview, Queued, Rejected],
         }
@@ -72,7 +80,10 @@ impl Action {
         if self.allowed_from().contains(&from) {
             Ok(self.target())
         } else {
-            Err(IllegalMove { action: self, current: from })
+            Err(IllegalMove {
+                action: self,
+                current: from,
+            })
         }
     }
 }
@@ -86,14 +97,22 @@ pub struct IllegalMove {
 }
 
 fn list(states: &[TicketStatus]) -> String {
-    states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" or ")
+    states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// The status after a pipeline event, given the current one. Events of one ticket may arrive
 /// out of order (they come from different services), so the pipeline only moves a ticket
 /// forward: a `ticket.categorized` that arrives after `ticket.queued` updates the category but
 /// leaves the status queued. People's states (accepted and later) are never overridden.
-pub fn pipeline_status(current: TicketStatus, event: EventType, needs_review: bool) -> TicketStatus {
+pub fn pipeline_status(
+    current: TicketStatus,
+    event: EventType,
+    needs_review: bool,
+) -> TicketStatus {
     let target = match event {
         EventType::TicketCategorized if needs_review => NeedsReview,
         EventType::TicketCategorized => Categorized,

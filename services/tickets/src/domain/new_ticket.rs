@@ -48,14 +48,22 @@ impl NewTicket {
     pub fn parse(req: NewTicketRequest) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
         let title = text_field("title", &req.title, TITLE_CHARS, &mut errors);
-        let description = text_field("description", &req.description, DESCRIPTION_CHARS, &mut errors);
+        let description = text_field(
+            "description",
+            &req.description,
+            DESCRIPTION_CHARS,
+            &mut errors,
+        );
         let customer = match req.customer.as_deref() {
             None => "anonymous".to_owned(),
             Some(c) => text_field("customer", c, CUSTOMER_CHARS, &mut errors),
         };
         let region = req.region.as_deref().map(|r| {
             let r = text_field("region", r, REGION_CHARS, &mut errors).to_lowercase();
-            if !r.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if !r
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 errors.push(FieldError {
                     field: "region",
                     message: "may contain only letters, digits, '-' and '_'".into(),
@@ -108,11 +116,18 @@ fn text_field(
         let message = if count == 0 {
             "must not be empty".to_owned()
         } else {
-            format!("must be {} to {} characters long, got {count}", chars.start(), chars.end())
+            format!(
+                "must be {} to {} characters long, got {count}",
+                chars.start(),
+                chars.end()
+            )
         };
         errors.push(FieldError { field, message });
     }
-    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
         errors.push(FieldError {
             field,
             message: "must not contain control characters".into(),
@@ -138,7 +153,8 @@ mod tests {
 
     #[test]
     fn a_valid_request_is_trimmed_and_gets_defaults() {
-        let t = NewTicket::parse(request("  Printer jams  ", "It jams on every page")).expect("valid");
+        let t =
+            NewTicket::parse(request("  Printer jams  ", "It jams on every page")).expect("valid");
         assert_eq!(t.title(), "Printer jams");
         assert_eq!(t.priority(), Priority::Normal);
         assert_eq!(t.channel(), Channel::Web);

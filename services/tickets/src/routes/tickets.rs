@@ -12,7 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
-use sysops_contract::{Envelope, EventType, LifecycleMove, TicketCreated, TicketRecategorized, TicketStatus};
+use sysops_contract::{
+    Envelope, EventType, LifecycleMove, TicketCreated, TicketRecategorized, TicketStatus,
+};
 use sysops_platform::{ApiError, ApiJson};
 
 use crate::domain::{Action, NewTicket, NewTicketRequest};
@@ -33,7 +35,10 @@ pub fn router() -> Router<AppState> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<NewTicketRequest>) -> Result<impl IntoResponse, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<NewTicketRequest>,
+) -> Result<impl IntoResponse, ApiError> {
     let new = NewTicket::parse(req).map_err(|errors| {
         let summary = errors
             .iter()
@@ -77,24 +82,44 @@ async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<NewTicketRe
     let event = Envelope::new(EventType::TicketCreated, Some(id), payload)
         .to_raw()
         .map_err(|e| ApiError::internal(&e))?;
-    state.store.insert(&ticket, &event).await.map_err(ApiError::from_db)?;
+    state
+        .store
+        .insert(&ticket, &event)
+        .await
+        .map_err(ApiError::from_db)?;
     metrics::counter!("tickets_created_total", "channel" => ticket.channel.clone()).increment(1);
     tracing::info!(ticket_id = %id, "ticket created");
     let location = format!("/api/tickets/{id}");
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(ticket)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(ticket),
+    ))
 }
 
 #[tracing::instrument(skip_all)]
-async fn fetch(State(state): State<AppState>, id: Result<Path<Uuid>, PathRejection>) -> Result<Json<Ticket>, ApiError> {
+async fn fetch(
+    State(state): State<AppState>,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<Json<Ticket>, ApiError> {
     let Path(id) = id.map_err(bad_path)?;
     let ticket = state.store.get(id).await.map_err(ApiError::from_db)?;
     ticket.map(Json).ok_or_else(|| ticket_not_found(id))
 }
 
 #[tracing::instrument(skip_all)]
-async fn history(State(state): State<AppState>, id: Result<Path<Uuid>, PathRejection>) -> Result<impl IntoResponse, ApiError> {
+async fn history(
+    State(state): State<AppState>,
+    id: Result<Path<Uuid>, PathRejection>,
+) -> Result<impl IntoResponse, ApiError> {
     let Path(id) = id.map_err(bad_path)?;
-    if state.store.get(id).await.map_err(ApiError::from_db)?.is_none() {
+    if state
+        .store
+        .get(id)
+        .await
+        .map_err(ApiError::from_db)?
+        .is_none()
+    {
         return Err(ticket_not_found(id));
     }
     let events = state.store.history(id).await.map_err(ApiError::from_db)?;
@@ -115,7 +140,10 @@ struct ListParams {
 }
 
 #[tracing::instrument(skip_all)]
-async fn list(State(state): State<AppState>, params: Result<Query<ListParams>, QueryRejection>) -> Result<impl IntoResponse, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
     let Query(p) = params.map_err(bad_query)?;
     let status = p
         .status
@@ -125,7 +153,9 @@ async fn list(State(state): State<AppState>, params: Result<Query<ListParams>, Q
         .map_err(|e| ApiError::bad_request(format!("{e}; known statuses: {}", known_statuses())))?;
     let limit = p.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
     }
     let offset = p.offset.unwrap_or(0);
     if offset < 0 {
@@ -141,7 +171,8 @@ async fn list(State(state): State<AppState>, params: Result<Query<ListParams>, Q
         offset,
     };
     let (items, total) = state.store.list(&query).await.map_err(ApiError::from_db)?;
-    let next_offset = (offset + (items.len() as i64) < total).then_some(offset + items.len() as i64);
+    let next_offset =
+        (offset + (items.len() as i64) < total).then_some(offset + items.len() as i64);
     Ok(Json(json!({
         "items": items,
         "total": total,
@@ -174,11 +205,21 @@ async fn lifecycle_move(
         "resolve" => Action::Resolve,
         "cancel" => Action::Cancel,
         "close" => Action::Close,
-        _ => return Err(ApiError::not_found(format!("no such action `{verb}`; use accept, reject, resolve, cancel or close"))),
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no such action `{verb}`; use accept, reject, resolve, cancel or close"
+            )))
+        }
     };
     let req: MoveRequest = parse_optional_body(&body)?;
-    if req.reason.as_ref().is_some_and(|r| r.chars().count() > 2000) {
-        return Err(ApiError::unprocessable("reason must be at most 2000 characters"));
+    if req
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 2000)
+    {
+        return Err(ApiError::unprocessable(
+            "reason must be at most 2000 characters",
+        ));
     }
 
     let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
@@ -188,7 +229,9 @@ async fn lifecycle_move(
         .await
         .map_err(ApiError::from_db)?
         .ok_or_else(|| ticket_not_found(id))?;
-    let next = action.apply(ticket.status()).map_err(|e| ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status })))?;
+    let next = action.apply(ticket.status()).map_err(|e| {
+        ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status }))
+    })?;
     let payload = LifecycleMove {
         by: req.by.unwrap_or_else(|| "anonymous".into()),
         reason: req.reason,
@@ -203,10 +246,25 @@ async fn lifecycle_move(
         Action::Resolve => ticket.resolved_at = Some(Utc::now()),
         _ => {}
     }
-    let event = Envelope::new(action.event_type(), Some(id), payload).to_raw().map_err(|e| ApiError::internal(&e))?;
-    state.store.update(&mut tx, &ticket).await.map_err(ApiError::from_db)?;
-    state.store.record_event(&mut tx, &event).await.map_err(ApiError::from_db)?;
-    state.store.outbox().enqueue(&mut tx, &event).await.map_err(ApiError::from_db)?;
+    let event = Envelope::new(action.event_type(), Some(id), payload)
+        .to_raw()
+        .map_err(|e| ApiError::internal(&e))?;
+    state
+        .store
+        .update(&mut tx, &ticket)
+        .await
+        .map_err(ApiError::from_db)?;
+    state
+        .store
+        .record_event(&mut tx, &event)
+        .await
+        .map_err(ApiError::from_db)?;
+    state
+        .store
+        .outbox()
+        .enqueue(&mut tx, &event)
+        .await
+        .map_err(ApiError::from_db)?;
     tx.commit().await.map_err(ApiError::from_db)?;
     tracing::info!(action = action.verb(), status = %next, "ticket moved");
     Ok(Json(ticket))
@@ -229,8 +287,16 @@ async fn recategorize(
     let Path(id) = id.map_err(bad_path)?;
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
     if state.taxonomy.category(&req.category).is_none() {
-        let known: Vec<&str> = state.taxonomy.categories().iter().map(|c| c.id.as_str()).collect();
-        return Err(ApiError::unprocessable(format!("unknown category `{}`", req.category)).with_detail(json!({ "known": known })));
+        let known: Vec<&str> = state
+            .taxonomy
+            .categories()
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        return Err(
+            ApiError::unprocessable(format!("unknown category `{}`", req.category))
+                .with_detail(json!({ "known": known })),
+        );
     }
     let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
     let mut ticket = state
@@ -239,9 +305,9 @@ async fn recategorize(
         .await
         .map_err(ApiError::from_db)?
         .ok_or_else(|| ticket_not_found(id))?;
-    let next = Action::Recategorize
-        .apply(ticket.status())
-        .map_err(|e| ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status })))?;
+    let next = Action::Recategorize.apply(ticket.status()).map_err(|e| {
+        ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status }))
+    })?;
     let payload = TicketRecategorized {
         from: ticket.category.clone(),
         to: req.category.clone(),
@@ -260,18 +326,34 @@ async fn recategorize(
     let event = Envelope::new(EventType::TicketRecategorized, Some(id), payload)
         .to_raw()
         .map_err(|e| ApiError::internal(&e))?;
-    state.store.update(&mut tx, &ticket).await.map_err(ApiError::from_db)?;
-    state.store.record_event(&mut tx, &event).await.map_err(ApiError::from_db)?;
-    state.store.outbox().enqueue(&mut tx, &event).await.map_err(ApiError::from_db)?;
+    state
+        .store
+        .update(&mut tx, &ticket)
+        .await
+        .map_err(ApiError::from_db)?;
+    state
+        .store
+        .record_event(&mut tx, &event)
+        .await
+        .map_err(ApiError::from_db)?;
+    state
+        .store
+        .outbox()
+        .enqueue(&mut tx, &event)
+        .await
+        .map_err(ApiError::from_db)?;
     tx.commit().await.map_err(ApiError::from_db)?;
     Ok(Json(ticket))
 }
 
-fn parse_optional_body<T: Default + serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+fn parse_optional_body<T: Default + serde::de::DeserializeOwned>(
+    body: &Bytes,
+) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::unprocessable(format!("invalid request body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::unprocessable(format!("invalid request body: {e}")))
 }
 
 fn ticket_not_found(id: Uuid) -> ApiError {
@@ -279,5 +361,9 @@ fn ticket_not_found(id: Uuid) -> ApiError {
 }
 
 fn known_statuses() -> String {
-    TicketStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    TicketStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
