@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: starts PostgreSQL and RabbitMQ (installing them when missing),
+# checks formatting and lints, builds the services, runs every test, then the tests that
+# restart shared infrastructure, alone.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/sysops-target}
+export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
+
+log() { printf '[test] %s\n' "$*" >&2; }
+
+"$ROOT/scripts/deps.sh" up
+
+# docker-compose validates the compose file in a test; install it like the other OS packages.
+if ! command -v docker-compose >/dev/null 2>&1; then
+  log "installing docker-compose (used to validate docker-compose.yml)"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO=sudo; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+fi
+if [ -x "$ROOT/scripts/fetch-model.sh" ]; then "$ROOT/scripts/fetch-model.sh"; fi
+
+# Databases left by earlier runs that failed.
+PGPASSWORD=sysops psql -h 127.0.0.1 -U sysops -d sysops -tAc \
+  "SELECT datname FROM pg_database WHERE datname LIKE 'test\_%'" | while read -r db; do
+  [ -n "$db" ] && PGPASSWORD=sysops psql -h 127.0.0.1 -U sysops -d sysops -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+done
+
+log "checking format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "building"
+cargo build --workspace --bins --tests --locked
+
+log "running the test suite"
+cargo test --workspace --locked -- --skip serial_
+
+log "running the tests that restart shared infrastructure, one at a time"
+cargo test -p sysops-system-tests --test faults --locked -- --test-threads=1
