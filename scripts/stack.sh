@@ -67,7 +67,10 @@ wait_healthy() {
 }
 
 categorizer_instances() {
-  ls "$RUN_DIR"/categorizer.*.pid 2>/dev/null | sed -E 's/.*categorizer\.([0-9]+)\.pid/\1/' | sort -n
+  local f
+  for f in "$RUN_DIR"/categorizer.*.pid; do
+    if [ -e "$f" ]; then basename "$f" .pid | cut -d. -f2; fi
+  done | sort -n
 }
 
 scale_categorizer() {
@@ -108,7 +111,9 @@ up() {
     start_one "$name" 1 "${PORT[$name]}"
     wait_healthy "$name" "${PORT[$name]}"
   done
-  scale_categorizer "${CATEGORIZER_REPLICAS:-$(categorizer_instances | wc -l | awk '{print ($1 > 0) ? $1 : 1}')}"
+  local running
+  running=$(categorizer_instances | wc -l)
+  scale_categorizer "${CATEGORIZER_REPLICAS:-$((running > 0 ? running : 1))}"
   wait_healthy categorizer "${PORT[categorizer]}"
   start_one gateway 1 "${PORT[gateway]}"
   wait_healthy gateway "${PORT[gateway]}"
