@@ -1,0 +1,126 @@
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
+
+use crate::ModelError;
+
+/// A sentence-embedding model: text in, unit-length vector out.
+pub struct Embedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+    device: Device,
+    dim: usize,
+    name: String,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("name", &self.name)
+            .field("dim", &self.dim)
+            .finish()
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
+    std::fs::read(path).map_err(|source| ModelError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl Embedder {
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`. Inputs longer
+    /// than `max_tokens` are truncated.
+    pub fn load(dir: &Path, max_tokens: usize) -> Result<Self, ModelError> {
+        let device = Device::Cpu;
+        let config: Config =
+            serde_json::from_slice(&read(&dir.join("config.json"))?).map_err(ModelError::Config)?;
+        let mut tokenizer = Tokenizer::from_bytes(read(&dir.join("tokenizer.json"))?)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        // Batches are padded here, to their own longest input, not to a fixed length.
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: max_tokens,
+                ..Default::default()
+            }))
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let weights =
+            candle_core::safetensors::load_buffer(&read(&dir.join("model.safetensors"))?, &device)?;
+        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
+        let model = BertModel::load(vb, &config)?;
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "embedder".into());
+        Ok(Embedder {
+            model,
+            tokenizer,
+            device,
+            dim: config.hidden_size,
+            name,
+        })
+    }
+
+    /// Length of the embedding vectors.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The model's name (its directory).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Tokens the model will see for `text`, after truncation.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, ModelError> {
+        Ok(self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?
+            .len())
+    }
+
+    /// Embeds a batch. Vectors are L2-normalised means of the token states, padding excluded.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+        let longest = encodings.iter().map(|e| e.len()).max().unwrap_or(0);
+        let padding = PaddingParams {
+            strategy: tokenizers::PaddingStrategy::Fixed(longest),
+            ..Default::default()
+        };
+        tokenizers::pad_encodings(&mut encodings, &padding)
+            .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
+
+        let n = encodings.len();
+        let ids: Vec<u32> = encodings
+            .iter()
+            .flat_map(|e| e.get_ids().iter().copied())
+            .collect();
+        let mask: Vec<u32> = encodings
+            .iter()
+            .flat_map(|e| e.get_attention_mask().iter().copied())
+            .collect();
+        let ids = Tensor::from_vec(ids, (n, longest), &self.device)?;
+        let mask = Tensor::from_vec(mask, (n, longest), &self.device)?;
+        let type_ids = ids.zeros_like()?;
+
+        let states = self.model.forward(&ids, &type_ids, Some(&mask))?; // (n, tokens, dim)
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (n, tokens, 1)
+        let summed = states.broadcast_mul(&mask)?.sum(1)?; // (n, dim)
+        let counts = mask.sum(1)?; // (n, 1)
+        let mean = summed.broadcast_div(&counts)?;
+        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?;
+        Ok(mean.broadcast_div(&norm)?.to_vec2::<f32>()?)
+    }
+}
