@@ -54,9 +54,10 @@ pub struct ConsumerOptions {
     pub prefetch: u16,
     /// Messages handled at once.
     pub concurrency: usize,
-    /// In-process retries of a transient failure before the message is returned to the queue
-    /// (where the broker's delivery limit eventually dead-letters it).
-    pub transient_retries: u32,
+    /// In-process retries of a transient failure before the message is returned to the queue.
+    /// `None` retries until shutdown: a database outage must not push healthy messages
+    /// towards the broker's delivery limit (and the dead-letter queue) by requeueing them.
+    pub transient_retries: Option<u32>,
 }
 
 impl Default for ConsumerOptions {
@@ -64,7 +65,7 @@ impl Default for ConsumerOptions {
         ConsumerOptions {
             prefetch: 32,
             concurrency: 8,
-            transient_retries: 30,
+            transient_retries: None,
         }
     }
 }
@@ -100,21 +101,45 @@ pub async fn run_consumer<H, Fut>(
     Fut: Future<Output = Result<(), HandleError>> + Send,
 {
     let handler = Arc::new(handler);
-    let mut backoff = Duration::from_millis(200);
-    while !shutdown.is_cancelled() {
-        match consume_once(&bus, queue, &options, handler.clone(), &shutdown).await {
-            Ok(()) => backoff = Duration::from_millis(200),
-            Err(e) => {
-                tracing::warn!(queue = queue.name(), error = %e, "consumer lost its channel; reconnecting");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+    let consume = async {
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            match consume_once(&bus, queue, &options, handler.clone(), &shutdown).await {
+                Ok(()) => backoff = Duration::from_millis(200),
+                Err(e) => {
+                    tracing::warn!(queue = queue.name(), error = %e, "consumer lost its channel; reconnecting");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
-    }
+    };
+    tokio::join!(consume, watch_depths(&bus, queue, &shutdown));
     tracing::info!(queue = queue.name(), "consumer stopped");
+}
+
+/// How often queue depths are read for `/metrics`.
+const DEPTH_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Publishes the depth of the queue and of its dead-letter queue as gauges: the backlog is
+/// what operators scale on, and dead letters need a person.
+async fn watch_depths(bus: &Bus, queue: WorkQueue, shutdown: &CancellationToken) {
+    let dead_letters = queue.dead_letter_name();
+    while !shutdown.is_cancelled() {
+        if let Ok(depth) = bus.queue_depth(queue.name()).await {
+            metrics::gauge!("bus_queue_depth", "queue" => queue.name()).set(f64::from(depth));
+        }
+        if let Ok(depth) = bus.queue_depth(&dead_letters).await {
+            metrics::gauge!("bus_dead_letter_depth", "queue" => queue.name()).set(f64::from(depth));
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(DEPTH_INTERVAL) => {}
+        }
+    }
 }
 
 /// One session on one channel; returns `Ok` on shutdown, `Err` when the channel died.
@@ -244,7 +269,10 @@ where
                 return Settlement::DeadLetter;
             }
             Err(HandleError::Transient(reason)) => {
-                if attempt > options.transient_retries || shutdown.is_cancelled() {
+                let exhausted = options
+                    .transient_retries
+                    .is_some_and(|limit| attempt > limit);
+                if exhausted || shutdown.is_cancelled() {
                     tracing::warn!(queue = queue.name(), %event_id, %reason, "giving the event back to the queue");
                     return Settlement::Requeue;
                 }
@@ -255,7 +283,7 @@ where
                     _ = shutdown.cancelled() => return Settlement::Requeue,
                     _ = tokio::time::sleep(delay + jitter) => {}
                 }
-                delay = (delay * 2).min(Duration::from_secs(3));
+                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
     }

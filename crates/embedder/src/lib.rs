@@ -5,12 +5,14 @@
 //! - [`EmbeddingService`]: a dedicated thread that owns an embedder; requests arrive over a
 //!   channel with a oneshot reply and are batched, capped by tokens. Nothing here runs on tokio
 //!   worker threads.
-//! - `features`: hashed word n-grams, so keyword-like text works as well as paraphrases.
-//! - `classifier`: a linear head over both, trained with candle-nn, with temperature
+//! - [`features`]: hashed word n-grams, so keyword-like text works as well as paraphrases.
+//! - [`classifier`]: a linear head over both, trained with candle-nn, with temperature
 //!   calibration and class prototypes for categories that have only a description.
 
+pub mod classifier;
 mod embedder;
 mod error;
+pub mod features;
 pub mod service;
 
 pub use embedder::Embedder;

@@ -9,9 +9,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{Embedder, ModelError};
 
-/// Sizing of the embedding thread's batches.
+/// Sizing of the embedding threads and their batches.
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
+    /// Threads running the model, each on its own batches. On small machines several
+    /// single-threaded workers outrun one worker whose matrix products use every core
+    /// (measured with `bench`), so each worker's products run on its own thread.
+    pub workers: usize,
     /// Most texts in one forward pass.
     pub max_batch: usize,
     /// Most padded tokens (batch size times longest input) in one forward pass.
@@ -23,7 +27,10 @@ pub struct ServiceOptions {
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
-            max_batch: 32,
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            max_batch: 8,
             max_batch_tokens: 4096,
             queue: 1024,
         }
@@ -55,7 +62,11 @@ impl std::fmt::Debug for EmbeddingService {
 pub type BatchObserver = Arc<dyn Fn(usize, usize, std::time::Duration) + Send + Sync>;
 
 impl EmbeddingService {
-    /// Starts the thread. `observer` is told each batch's size, padded tokens and duration.
+    /// Starts the worker threads. `observer` is told each batch's size, padded tokens and
+    /// duration.
+    ///
+    /// With more than one worker this sets `RAYON_NUM_THREADS=1` for the process, which is how
+    /// candle sizes the parallelism of its matrix products: each worker then uses one core.
     pub fn start(
         embedder: Embedder,
         options: ServiceOptions,
@@ -64,10 +75,24 @@ impl EmbeddingService {
         let (tx, rx) = mpsc::channel(options.queue);
         let dim = embedder.dim();
         let name: Arc<str> = embedder.name().into();
-        thread::Builder::new()
-            .name("embedder".into())
-            .spawn(move || run(embedder, rx, options, observer))
-            .expect("the OS can start a thread");
+        let workers = options.workers.max(1);
+        if workers > 1 {
+            std::env::set_var("RAYON_NUM_THREADS", "1");
+        }
+        let embedder = Arc::new(embedder);
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..workers {
+            let (embedder, rx, options, observer) = (
+                embedder.clone(),
+                rx.clone(),
+                options.clone(),
+                observer.clone(),
+            );
+            thread::Builder::new()
+                .name(format!("embedder-{i}"))
+                .spawn(move || run(&embedder, &rx, &options, observer.as_ref()))
+                .expect("the OS can start a thread");
+        }
         EmbeddingService { tx, dim, name }
     }
 
@@ -106,58 +131,61 @@ impl EmbeddingService {
     }
 }
 
+type Shared<T> = Arc<std::sync::Mutex<T>>;
+
+/// Requests a worker looks at when it forms a batch.
+const POOL: usize = 64;
+/// Most padding tolerated in a batch, as a share of its real tokens.
+const MAX_PADDING: f32 = 0.25;
+
+/// One worker: takes what waits in the channel (the lock is held only while taking), then
+/// embeds the oldest waiting request together with those closest to it in length, so batches
+/// waste little on padding and no request waits behind ever newer ones.
 fn run(
-    embedder: Embedder,
-    mut rx: mpsc::Receiver<Request>,
-    options: ServiceOptions,
-    observer: Option<BatchObserver>,
+    embedder: &Embedder,
+    rx: &Shared<mpsc::Receiver<Request>>,
+    options: &ServiceOptions,
+    observer: Option<&BatchObserver>,
 ) {
-    let mut waiting: Vec<(usize, Request)> = Vec::new();
+    // (tokens, arrival order, request)
+    let mut waiting: Vec<(usize, u64, Request)> = Vec::new();
+    let mut arrivals = 0u64;
     loop {
         if waiting.is_empty() {
+            // Nothing in hand: wait for work (one worker waits on the channel, the others on
+            // the lock).
+            let Ok(mut rx) = rx.lock() else { return };
             match rx.blocking_recv() {
-                Some(r) => waiting.push((tokens(&embedder, &r.text), r)),
+                Some(r) => {
+                    waiting.push((tokens(embedder, &r.text), arrivals, r));
+                    arrivals += 1;
+                }
                 None => return,
             }
+            top_up(embedder, &mut rx, &mut waiting, &mut arrivals);
+        } else if let Ok(mut rx) = rx.try_lock() {
+            // Work in hand: never block on the lock, or a worker holding requests could wait
+            // behind one that waits for requests.
+            top_up(embedder, &mut rx, &mut waiting, &mut arrivals);
         }
-        while waiting.len() < options.max_batch * 4 {
-            match rx.try_recv() {
-                Ok(r) => waiting.push((tokens(&embedder, &r.text), r)),
-                Err(_) => break,
-            }
-        }
-        // Similar lengths together waste the least padding.
-        waiting.sort_by_key(|(t, _)| *t);
-        let mut take = 0;
-        let mut longest = 0;
-        for (t, _) in &waiting {
-            let next_longest = longest.max(*t);
-            if take > 0
-                && (take + 1 > options.max_batch
-                    || (take + 1) * next_longest > options.max_batch_tokens)
-            {
-                break;
-            }
-            take += 1;
-            longest = next_longest;
-        }
-        let batch: Vec<(usize, Request)> = waiting.drain(..take).collect();
+        let batch = take_batch(&mut waiting, options);
+        let longest = batch.iter().map(|(t, _, _)| *t).max().unwrap_or(0);
         let started = std::time::Instant::now();
-        let texts: Vec<&str> = batch.iter().map(|(_, r)| r.text.as_str()).collect();
+        let texts: Vec<&str> = batch.iter().map(|(_, _, r)| r.text.as_str()).collect();
         let result = embedder.embed(&texts);
-        if let Some(observe) = &observer {
+        if let Some(observe) = observer {
             observe(batch.len(), batch.len() * longest, started.elapsed());
         }
         match result {
             Ok(vectors) => {
-                for ((_, request), vector) in batch.into_iter().zip(vectors) {
+                for ((_, _, request), vector) in batch.into_iter().zip(vectors) {
                     let _ = request.reply.send(Ok(vector));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "embedding a batch failed");
                 let message = e.to_string();
-                for (_, request) in batch {
+                for (_, _, request) in batch {
                     let _ = request
                         .reply
                         .send(Err(ModelError::Tokenizer(message.clone())));
@@ -165,6 +193,61 @@ fn run(
             }
         }
     }
+}
+
+/// Adds requests already in the channel to `waiting`, up to the pool size.
+fn top_up(
+    embedder: &Embedder,
+    rx: &mut mpsc::Receiver<Request>,
+    waiting: &mut Vec<(usize, u64, Request)>,
+    arrivals: &mut u64,
+) {
+    while waiting.len() < POOL {
+        match rx.try_recv() {
+            Ok(r) => {
+                waiting.push((tokens(embedder, &r.text), *arrivals, r));
+                *arrivals += 1;
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+/// Removes and returns the next batch: the oldest request, plus the requests nearest to it in
+/// length while the batch stays within the count, token and padding limits.
+fn take_batch(
+    waiting: &mut Vec<(usize, u64, Request)>,
+    options: &ServiceOptions,
+) -> Vec<(usize, u64, Request)> {
+    let oldest = waiting
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, (_, order, _))| *order)
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let anchor = waiting[oldest].0;
+    let mut by_distance: Vec<usize> = (0..waiting.len()).filter(|&i| i != oldest).collect();
+    by_distance.sort_by_key(|&i| waiting[i].0.abs_diff(anchor));
+    let mut chosen = vec![oldest];
+    let (mut real, mut longest) = (anchor, anchor);
+    for i in by_distance {
+        if chosen.len() >= options.max_batch {
+            break;
+        }
+        let t = waiting[i].0;
+        let (next_real, next_longest) = (real + t, longest.max(t));
+        let padded = (chosen.len() + 1) * next_longest;
+        if padded > options.max_batch_tokens
+            || padded as f32 > next_real as f32 * (1.0 + MAX_PADDING)
+        {
+            continue;
+        }
+        chosen.push(i);
+        real = next_real;
+        longest = next_longest;
+    }
+    chosen.sort_unstable_by(|a, b| b.cmp(a));
+    chosen.into_iter().map(|i| waiting.swap_remove(i)).collect()
 }
 
 fn tokens(embedder: &Embedder, text: &str) -> usize {

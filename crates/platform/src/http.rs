@@ -158,9 +158,41 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
     }
 }
 
-/// Request ids, request tracing and a timeout around a service's routes.
+/// Gives error responses that have no JSON body (a timeout's 408, axum's 405, a 404 of the
+/// router) one in the API's format, so clients never parse an empty error.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if status.is_client_error() || status.is_server_error() {
+        if !is_json {
+            let message = match status {
+                StatusCode::REQUEST_TIMEOUT => "the request took too long".to_owned(),
+                StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this path".to_owned(),
+                StatusCode::NOT_FOUND => "no such endpoint".to_owned(),
+                _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+            };
+            let (mut parts, _) = response.into_parts();
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            let mut fresh = ApiError::new(status, message).into_response();
+            for (name, value) in parts.headers.iter() {
+                if name != axum::http::header::CONTENT_TYPE {
+                    fresh.headers_mut().insert(name.clone(), value.clone());
+                }
+            }
+            return fresh;
+        }
+    }
+    response
+}
+
+/// Request ids, request tracing, a timeout and JSON error bodies around a service's routes.
 pub fn with_middleware(router: Router, timeout: Duration) -> Router {
     router
+        .layer(axum::middleware::map_response(json_errors))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(

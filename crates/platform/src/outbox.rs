@@ -81,12 +81,16 @@ impl Outbox {
             match self.drain(&pool, &bus).await {
                 Ok(published) => {
                     failures = 0;
+                    metrics::gauge!("outbox_backlog").set(0.0);
                     if published > 0 {
                         tracing::debug!(published, "outbox relayed");
                     }
                 }
                 Err(e) => {
                     failures += 1;
+                    if let Ok(backlog) = self.backlog(&pool).await {
+                        metrics::gauge!("outbox_backlog").set(backlog as f64);
+                    }
                     tracing::warn!(error = %e, failures, "outbox relay failed; will retry");
                     let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(5)));
                     tokio::select! {

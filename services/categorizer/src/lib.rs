@@ -3,6 +3,9 @@
 //! replicas as the load needs, the broker spreads the work.
 
 pub mod config;
+pub mod dataset;
+pub mod embedding_cache;
+pub mod evaluation;
 pub mod keywords;
 pub mod startup;
 pub mod worker;

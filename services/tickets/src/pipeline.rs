@@ -4,11 +4,11 @@
 
 use chrono::Utc;
 use sysops_bus::{HandleError, Incoming};
-use sysops_contract::{EventType, TicketAssigned, TicketCategorized, TicketQueued};
+use sysops_contract::{EventType, TicketAssigned, TicketCategorized, TicketQueued, TicketStatus};
 use sysops_platform::db::is_transient;
 use sysops_platform::inbox::{self, Seen};
 
-use crate::domain::lifecycle::pipeline_status;
+use crate::domain::lifecycle::{in_pipeline, pipeline_status};
 use crate::store::Store;
 
 fn db_error(e: sqlx::Error) -> HandleError {
@@ -45,8 +45,9 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
         EventType::TicketCategorized => {
             let c: TicketCategorized =
                 serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
-            // A human's category wins over a late machine decision.
-            if ticket.method.as_deref() != Some("human") {
+            // A person's category wins over a late machine decision, and so does any state
+            // people have taken the ticket to (accepted, cancelled, ...).
+            if ticket.method.as_deref() != Some("human") && in_pipeline(current) {
                 needs_review = c.needs_review;
                 ticket.category = Some(c.category);
                 ticket.confidence = Some(c.confidence);
@@ -58,14 +59,15 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
         EventType::TicketQueued => {
             let q: TicketQueued =
                 serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
-            ticket.pool = Some(q.pool);
+            // Only a ticket that is (or becomes) queued takes the pool.
+            if pipeline_status(current, event.event_type, false) == TicketStatus::Queued {
+                ticket.pool = Some(q.pool);
+            }
         }
         EventType::TicketAssigned => {
             let a: TicketAssigned =
                 serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
-            if pipeline_status(current, event.event_type, false)
-                == sysops_contract::TicketStatus::Assigned
-            {
+            if pipeline_status(current, event.event_type, false) == TicketStatus::Assigned {
                 ticket.pool = Some(a.pool);
                 ticket.assignee = Some(a.expert_id);
                 ticket.assignee_name = Some(a.expert_name);

@@ -128,6 +128,12 @@ pub fn pipeline_status(
     }
 }
 
+/// Whether the ticket is still in the automatic part of its lifecycle (categorizer and
+/// routing decide), as opposed to a state people have taken it to.
+pub fn in_pipeline(status: TicketStatus) -> bool {
+    pipeline_rank(status).is_some()
+}
+
 /// Position in the automatic part of the lifecycle; `None` once people have taken over.
 fn pipeline_rank(status: TicketStatus) -> Option<u8> {
     match status {

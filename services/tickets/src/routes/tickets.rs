@@ -212,15 +212,8 @@ async fn lifecycle_move(
         }
     };
     let req: MoveRequest = parse_optional_body(&body)?;
-    if req
-        .reason
-        .as_ref()
-        .is_some_and(|r| r.chars().count() > 2000)
-    {
-        return Err(ApiError::unprocessable(
-            "reason must be at most 2000 characters",
-        ));
-    }
+    check_length("reason", req.reason.as_deref(), 2000)?;
+    check_length("by", req.by.as_deref(), 200)?;
 
     let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
     let mut ticket = state
@@ -286,6 +279,7 @@ async fn recategorize(
 ) -> Result<Json<Ticket>, ApiError> {
     let Path(id) = id.map_err(bad_path)?;
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
+    check_length("by", req.by.as_deref(), 200)?;
     if state.taxonomy.category(&req.category).is_none() {
         let known: Vec<&str> = state
             .taxonomy
@@ -352,8 +346,25 @@ fn parse_optional_body<T: Default + serde::de::DeserializeOwned>(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::unprocessable(format!("invalid request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::unprocessable(format!("invalid request body: {e}"))
+        }
+        _ => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
+    })
+}
+
+/// Checks a free-text field a person supplies.
+fn check_length(field: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(ApiError::unprocessable(format!(
+            "{field} must not be empty"
+        ))),
+        Some(v) if v.chars().count() > max => Err(ApiError::unprocessable(format!(
+            "{field} must be at most {max} characters"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn ticket_not_found(id: Uuid) -> ApiError {

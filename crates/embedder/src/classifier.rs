@@ -1,0 +1,302 @@
+//! The learned classifier: a linear head over the sentence embedding and hashed word n-grams,
+//! trained with candle-nn (AdamW, cross-entropy), then calibrated by temperature scaling on
+//! held-out examples so that its confidence means what it says.
+//!
+//! Training uses candle; prediction is a few thousand multiply-adds in plain Rust.
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use crate::features::NgramHasher;
+use crate::ModelError;
+
+/// One labelled example, already embedded.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub embedding: Vec<f32>,
+    /// Sparse n-gram features of the text (see [`NgramHasher::features`]).
+    pub features: Vec<(u32, f32)>,
+    /// Index into the classifier's labels.
+    pub label: usize,
+}
+
+/// How to train.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+    pub batch_size: usize,
+    /// Scale of the embedding relative to the n-gram features (both unit length).
+    pub embedding_weight: f32,
+    /// Fraction of examples held out to fit the temperature (when there are enough).
+    pub calibration_fraction: f64,
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            epochs: 12,
+            learning_rate: 0.02,
+            weight_decay: 1e-4,
+            batch_size: 256,
+            embedding_weight: 2.0,
+            calibration_fraction: 0.1,
+            seed: 7,
+        }
+    }
+}
+
+/// A class with its calibrated probability.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub label: usize,
+    pub probability: f32,
+}
+
+/// A trained linear classifier.
+#[derive(Debug, Clone)]
+pub struct LinearClassifier {
+    classes: usize,
+    dim: usize,
+    hasher: NgramHasher,
+    embedding_weight: f32,
+    /// (dim x classes), row-major.
+    w_embedding: Vec<f32>,
+    /// (buckets x classes), row-major.
+    w_ngrams: Vec<f32>,
+    bias: Vec<f32>,
+    /// Logits are divided by this before the softmax.
+    temperature: f32,
+}
+
+impl LinearClassifier {
+    /// Trains on `examples` with `classes` labels. With enough examples, a held-out part
+    /// fits the temperature first, then the model is trained again on everything.
+    pub fn train(
+        classes: usize,
+        dim: usize,
+        hasher: NgramHasher,
+        examples: &[Example],
+        options: &TrainOptions,
+    ) -> Result<Self, ModelError> {
+        if examples.is_empty() || classes == 0 {
+            return Err(ModelError::NoExamples);
+        }
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(options.seed));
+        let held_out = ((examples.len() as f64) * options.calibration_fraction) as usize;
+        let temperature = if held_out >= 30 {
+            let (calibration, training) = order.split_at(held_out);
+            let training: Vec<Example> = training.iter().map(|&i| examples[i].clone()).collect();
+            let model = fit(classes, dim, hasher, &training, options, 1.0)?;
+            let calibration: Vec<&Example> = calibration.iter().map(|&i| &examples[i]).collect();
+            model.fit_temperature(&calibration)
+        } else {
+            1.0
+        };
+        fit(classes, dim, hasher, examples, options, temperature)
+    }
+
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+
+    pub fn hasher(&self) -> &NgramHasher {
+        &self.hasher
+    }
+
+    fn logits(&self, embedding: &[f32], features: &[(u32, f32)]) -> Vec<f32> {
+        let c = self.classes;
+        let mut logits = self.bias.clone();
+        for (k, x) in embedding.iter().enumerate().take(self.dim) {
+            let x = x * self.embedding_weight;
+            let row = &self.w_embedding[k * c..(k + 1) * c];
+            for (l, w) in logits.iter_mut().zip(row) {
+                *l += x * w;
+            }
+        }
+        for (bucket, v) in features {
+            let row = &self.w_ngrams[*bucket as usize * c..(*bucket as usize + 1) * c];
+            for (l, w) in logits.iter_mut().zip(row) {
+                *l += v * w;
+            }
+        }
+        logits
+    }
+
+    fn probabilities(&self, logits: &[f32], temperature: f32) -> Vec<f32> {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exp: Vec<f32> = logits
+            .iter()
+            .map(|l| ((l - max) / temperature).exp())
+            .collect();
+        let sum: f32 = exp.iter().sum();
+        exp.into_iter().map(|e| e / sum).collect()
+    }
+
+    /// Every class with its calibrated probability, most likely first.
+    pub fn predict(&self, embedding: &[f32], features: &[(u32, f32)]) -> Vec<Scored> {
+        let logits = self.logits(embedding, features);
+        let mut scored: Vec<Scored> = self
+            .probabilities(&logits, self.temperature)
+            .into_iter()
+            .enumerate()
+            .map(|(label, probability)| Scored { label, probability })
+            .collect();
+        scored.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+        scored
+    }
+
+    /// The temperature minimising the negative log-likelihood of `held_out`.
+    fn fit_temperature(&self, held_out: &[&Example]) -> f32 {
+        let logits: Vec<(Vec<f32>, usize)> = held_out
+            .iter()
+            .map(|e| (self.logits(&e.embedding, &e.features), e.label))
+            .collect();
+        let nll = |t: f32| -> f32 {
+            logits
+                .iter()
+                .map(|(l, y)| -self.probabilities(l, t)[*y].max(1e-9).ln())
+                .sum()
+        };
+        // Golden-section search on log(t) over [0.05, 20]: NLL is unimodal in t.
+        let (mut lo, mut hi) = (0.05f32.ln(), 20f32.ln());
+        let phi = 0.618_034f32;
+        for _ in 0..40 {
+            let a = hi - phi * (hi - lo);
+            let b = lo + phi * (hi - lo);
+            if nll(a.exp()) < nll(b.exp()) {
+                hi = b;
+            } else {
+                lo = a;
+            }
+        }
+        ((lo + hi) / 2.0).exp()
+    }
+}
+
+/// One training run with candle-nn.
+fn fit(
+    classes: usize,
+    dim: usize,
+    hasher: NgramHasher,
+    examples: &[Example],
+    options: &TrainOptions,
+    temperature: f32,
+) -> Result<LinearClassifier, ModelError> {
+    let device = Device::Cpu;
+    let buckets = hasher.buckets() as usize;
+    let w_embedding = Var::zeros((dim, classes), DType::F32, &device)?;
+    let w_ngrams = Var::zeros((buckets, classes), DType::F32, &device)?;
+    let bias = Var::zeros(classes, DType::F32, &device)?;
+    let mut optimizer = AdamW::new(
+        vec![w_embedding.clone(), w_ngrams.clone(), bias.clone()],
+        ParamsAdamW {
+            lr: options.learning_rate,
+            weight_decay: options.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed);
+    let mut order: Vec<usize> = (0..examples.len()).collect();
+    for _ in 0..options.epochs {
+        order.shuffle(&mut rng);
+        for batch in order.chunks(options.batch_size.max(1)) {
+            let n = batch.len();
+            let width = batch
+                .iter()
+                .map(|&i| examples[i].features.len())
+                .max()
+                .unwrap_or(0)
+                .max(1);
+            let mut emb = Vec::with_capacity(n * dim);
+            let mut idx = vec![0u32; n * width];
+            let mut val = vec![0f32; n * width];
+            let mut targets = Vec::with_capacity(n);
+            for (row, &i) in batch.iter().enumerate() {
+                let e = &examples[i];
+                emb.extend(e.embedding.iter().map(|x| x * options.embedding_weight));
+                for (j, (b, v)) in e.features.iter().enumerate() {
+                    idx[row * width + j] = *b;
+                    val[row * width + j] = *v;
+                }
+                targets.push(e.label as u32);
+            }
+            let emb = Tensor::from_vec(emb, (n, dim), &device)?;
+            let idx = Tensor::from_vec(idx, n * width, &device)?;
+            let val = Tensor::from_vec(val, (n, width, 1), &device)?;
+            let targets = Tensor::from_vec(targets, n, &device)?;
+            let lexical = w_ngrams
+                .as_tensor()
+                .index_select(&idx, 0)?
+                .reshape((n, width, classes))?
+                .broadcast_mul(&val)?
+                .sum(1)?;
+            let logits = emb
+                .matmul(w_embedding.as_tensor())?
+                .add(&lexical)?
+                .broadcast_add(bias.as_tensor())?;
+            let loss = candle_nn::loss::cross_entropy(&logits, &targets)?;
+            optimizer.backward_step(&loss)?;
+        }
+    }
+    Ok(LinearClassifier {
+        classes,
+        dim,
+        hasher,
+        embedding_weight: options.embedding_weight,
+        w_embedding: w_embedding.as_tensor().flatten_all()?.to_vec1()?,
+        w_ngrams: w_ngrams.as_tensor().flatten_all()?.to_vec1()?,
+        bias: bias.as_tensor().to_vec1()?,
+        temperature,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(hasher: &NgramHasher, text: &str, embedding: [f32; 2], label: usize) -> Example {
+        Example {
+            embedding: embedding.to_vec(),
+            features: hasher.features(text),
+            label,
+        }
+    }
+
+    #[test]
+    fn it_learns_separable_words_and_directions() {
+        let hasher = NgramHasher::new(1024);
+        let mut examples = Vec::new();
+        for i in 0..40 {
+            examples.push(example(&hasher, &format!("printer jam {i}"), [1.0, 0.0], 0));
+            examples.push(example(&hasher, &format!("router wifi {i}"), [0.0, 1.0], 1));
+        }
+        let options = TrainOptions {
+            epochs: 30,
+            ..Default::default()
+        };
+        let model = LinearClassifier::train(2, 2, hasher, &examples, &options).expect("trained");
+        let by_words = model.predict(&[0.7, 0.7], &hasher.features("the printer has a jam"));
+        assert_eq!(by_words[0].label, 0);
+        let by_meaning = model.predict(&[0.0, 1.0], &hasher.features("something else entirely"));
+        assert_eq!(by_meaning[0].label, 1);
+        let total: f32 = by_words.iter().map(|s| s.probability).sum();
+        assert!((total - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn training_without_examples_is_an_error() {
+        let r = LinearClassifier::train(2, 2, NgramHasher::new(8), &[], &TrainOptions::default());
+        assert!(matches!(r, Err(ModelError::NoExamples)));
+    }
+}
