@@ -33,11 +33,15 @@ pub enum EventType {
     TicketSlaBreached,
     #[serde(rename = "expert.changed")]
     ExpertChanged,
+    #[serde(rename = "ticket.unassigned")]
+    TicketUnassigned,
+    #[serde(rename = "ticket.escalated")]
+    TicketEscalated,
 }
 
 impl EventType {
     /// All event types, in lifecycle order.
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 14] = [
         EventType::TicketCreated,
         EventType::TicketCategorized,
         EventType::TicketRecategorized,
@@ -50,6 +54,8 @@ impl EventType {
         EventType::TicketClosed,
         EventType::TicketSlaBreached,
         EventType::ExpertChanged,
+        EventType::TicketUnassigned,
+        EventType::TicketEscalated,
     ];
 
     /// The routing key on the topic exchange, equal to the `type` field of the envelope.
@@ -67,6 +73,8 @@ impl EventType {
             EventType::TicketClosed => "ticket.closed",
             EventType::TicketSlaBreached => "ticket.sla_breached",
             EventType::ExpertChanged => "expert.changed",
+            EventType::TicketUnassigned => "ticket.unassigned",
+            EventType::TicketEscalated => "ticket.escalated",
         }
     }
 

@@ -5,8 +5,10 @@
 
 mod envelope;
 mod payloads;
+mod routing;
 mod ticket;
 
 pub use envelope::{Envelope, EventType, RawEnvelope, UnknownEventType};
 pub use payloads::*;
+pub use routing::{TicketEscalated, TicketUnassigned};
 pub use ticket::{Channel, Priority, TicketStatus, UnknownStatus};

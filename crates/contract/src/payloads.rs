@@ -63,6 +63,12 @@ pub struct TicketCategorized {
     pub latency_ms: f64,
     /// Confidence was below the review threshold: a human picks the category.
     pub needs_review: bool,
+    /// Tokens the LLM used (prompt and answer), when it decided or was asked.
+    #[serde(default)]
+    pub tokens: Option<u32>,
+    /// Why an earlier link of the chain did not decide (LLM down, unsure, invalid answer).
+    #[serde(default)]
+    pub fallback_reason: Option<String>,
 }
 
 /// `ticket.recategorized`: a human's correction.

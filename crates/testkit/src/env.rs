@@ -57,6 +57,7 @@ impl TestEnv {
             ("AMQP_QUEUE_PREFIX".into(), self.queue_prefix()),
             ("DB_MAX_CONNECTIONS".into(), "5".into()),
             ("TAXONOMY_PATH".into(), taxonomy_path()),
+            ("MODEL_DIR".into(), model_dir()),
             ("OUTBOX_POLL_MS".into(), "500".into()),
             ("SHUTDOWN_GRACE_SECS".into(), "5".into()),
         ]
@@ -107,6 +108,11 @@ impl TestEnv {
             let _ = admin.close().await;
         }
     }
+}
+
+/// The embedding model fetched by `scripts/fetch-model.sh`.
+pub fn model_dir() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/all-MiniLM-L6-v2").into()
 }
 
 /// The shipped taxonomy.

@@ -1,47 +1,131 @@
-//! Building and running the categorizer: the work-queue consumer and the operational endpoints.
+//! Building and running the categorizer: the model, the work-queue consumer, the trainer and
+//! the operational endpoints.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_embedder::service::BatchObserver;
+use sysops_embedder::{Embedder, EmbeddingService, ServiceOptions};
+use sysops_platform::db::{connect_and_migrate, PoolSettings};
 use sysops_platform::http;
 use sysops_platform::ops::Ops;
 use sysops_taxonomy::Taxonomy;
 
 use crate::config::Config;
+use crate::dataset::read_csv;
 use crate::keywords::KeywordClassifier;
+use crate::llm::LlmCategorizer;
+use crate::local::{taxonomy_examples, Trainer};
 use crate::worker::Worker;
+use crate::SCHEMA;
 
 /// A built categorizer, bound to its port, not yet running.
 pub struct Application {
     config: Config,
     listener: TcpListener,
     worker: Arc<Worker>,
+    trainer: Option<Trainer>,
+}
+
+fn batch_metrics() -> BatchObserver {
+    Arc::new(|size, tokens, took| {
+        metrics::histogram!("categorizer_batch_size").record(size as f64);
+        metrics::histogram!("categorizer_batch_tokens").record(tokens as f64);
+        metrics::histogram!("categorizer_batch_seconds").record(took.as_secs_f64());
+    })
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let taxonomy = Taxonomy::load(&config.taxonomy_path).context("loading the taxonomy")?;
+        let taxonomy =
+            Arc::new(Taxonomy::load(&config.taxonomy_path).context("loading the taxonomy")?);
+        let settings = PoolSettings {
+            max_connections: config.common.db_max_connections,
+            ..Default::default()
+        };
+        let pool = connect_and_migrate(
+            &config.common.database_url,
+            SCHEMA,
+            settings,
+            sqlx::migrate!("./migrations"),
+        )
+        .await
+        .context("preparing the database")?;
         let bus = Bus::new(config.common.bus("categorizer"));
         if let Err(e) = bus.connect().await {
             tracing::warn!(error = %e, "broker unreachable at start; will keep trying");
         }
-        let model = config
+
+        // The embedding model is optional: without it (not fetched, unreadable) keywords decide.
+        let embeddings = match Embedder::load(&config.model_dir, config.embed_max_tokens) {
+            Ok(embedder) => {
+                let mut options = ServiceOptions::default();
+                if config.embed_workers > 0 {
+                    options.workers = config.embed_workers;
+                }
+                tracing::info!(model = %config.model_dir.display(), workers = options.workers, "embedding model loaded");
+                Some(EmbeddingService::start(
+                    embedder,
+                    options,
+                    Some(batch_metrics()),
+                ))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, model = %config.model_dir.display(), "no embedding model; keywords decide");
+                None
+            }
+        };
+        let llm = match config.llm() {
+            Some(settings) => {
+                tracing::info!(?settings, "LLM configured");
+                Some(LlmCategorizer::new(settings, &taxonomy)?)
+            }
+            None => None,
+        };
+        let (model_tx, model_rx) = watch::channel(None);
+        let trainer = embeddings.clone().map(|embeddings| Trainer {
+            pool: pool.clone(),
+            embeddings,
+            taxonomy: taxonomy.clone(),
+            model: model_tx,
+        });
+        if let Some(trainer) = &trainer {
+            trainer
+                .store("taxonomy", &taxonomy_examples(&taxonomy))
+                .await?;
+            if let Some(path) = &config.training_csv {
+                let rows = read_csv(path)?;
+                let known: Vec<_> = rows
+                    .into_iter()
+                    .filter(|r| taxonomy.category(&r.label).is_some())
+                    .collect();
+                let stored = trainer.store("csv", &known).await?;
+                tracing::info!(path = %path.display(), rows = known.len(), new = stored, "training CSV loaded");
+            }
+        }
+        let keyword_model = config
             .taxonomy_path
             .file_name()
             .map(|n| format!("keywords:{}", n.to_string_lossy()))
             .unwrap_or_else(|| "keywords".into());
         let worker = Worker {
             bus,
+            pool,
             keywords: KeywordClassifier::new(&taxonomy),
-            model,
+            keyword_model,
             review_threshold: config.review_threshold,
             fallback_category: taxonomy.categories()[0].id.clone(),
+            llm,
+            llm_min_confidence: config.llm_min_confidence,
+            embeddings,
+            local: model_rx,
         };
         let listener = http::bind(&config.http_addr)
             .await
@@ -50,6 +134,7 @@ impl Application {
             config,
             listener,
             worker: Arc::new(worker),
+            trainer,
         })
     }
 
@@ -59,10 +144,26 @@ impl Application {
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let bus = self.worker.bus.clone();
-        let ops = Ops::new("categorizer").rabbitmq(bus.clone());
-        let router = sysops_platform::http::with_middleware(ops.router(), Duration::from_secs(10));
+        let ops = Ops::new("categorizer")
+            .postgres(self.worker.pool.clone())
+            .rabbitmq(bus.clone());
+        let router = http::with_middleware(
+            ops.router().fallback(http::not_found),
+            Duration::from_secs(10),
+        );
 
         let tracker = TaskTracker::new();
+        if let Some(trainer) = self.trainer {
+            // The first model is trained before work is taken, so the chain is complete from the
+            // first ticket; it takes seconds (embeddings of stored examples are reused).
+            if let Err(e) = trainer.retrain().await {
+                tracing::error!(error = %e, "training the local model failed; keywords decide until a retraining works");
+            }
+            tracker.spawn(trainer.follow_corrections(
+                Duration::from_millis(self.config.retrain_debounce_ms),
+                shutdown.clone(),
+            ));
+        }
         let options = ConsumerOptions {
             prefetch: self.config.prefetch,
             concurrency: self.config.concurrency,
@@ -79,6 +180,25 @@ impl Application {
             },
             shutdown.clone(),
         ));
+        if let Some(llm_worker) = self.worker.llm.as_ref().map(|_| self.worker.clone()) {
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                while !shutdown.is_cancelled() {
+                    if let Some(llm) = &llm_worker.llm {
+                        let state = match llm.breaker_state() {
+                            crate::llm::BreakerState::Closed => 0.0,
+                            crate::llm::BreakerState::Open => 1.0,
+                            crate::llm::BreakerState::HalfOpen => 2.0,
+                        };
+                        metrics::gauge!("categorizer_llm_breaker_state").set(state);
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    }
+                }
+            });
+        }
         tracker.close();
         http::serve(self.listener, router, shutdown.clone())
             .await
@@ -92,6 +212,7 @@ impl Application {
             );
         }
         bus.close().await;
+        self.worker.pool.close().await;
         tracing::info!("categorizer stopped");
         Ok(())
     }

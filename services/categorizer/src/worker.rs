@@ -1,25 +1,58 @@
-//! Consumer of `categorizer.work`: categorizes each new ticket and publishes
-//! `ticket.categorized`, acknowledging only after the broker confirmed it. The event id is
-//! derived from the `ticket.created` id, so a ticket handled twice (after a crash between
-//! publish and ack) yields the same event, which downstream consumers drop.
+//! Consumer of `categorizer.work`.
+//!
+//! `ticket.created`: the chain decides (LLM, then the local model, then keywords) and
+//! `ticket.categorized` is published; the message is acknowledged only after the broker
+//! confirmed it. The event id is derived from the `ticket.created` id, so a ticket handled
+//! twice (after a crash between publish and ack) yields the same event, which downstream
+//! consumers drop.
+//!
+//! `ticket.recategorized`: a person's correction is stored as an example (once, by event id)
+//! and every replica is told to retrain.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use sqlx::PgPool;
+use tokio::sync::watch;
+
 use sysops_bus::{Bus, HandleError, Incoming};
-use sysops_contract::{Envelope, EventType, Method, TicketCategorized, TicketCreated};
+use sysops_contract::{
+    CategoryScore, Envelope, EventType, Method, TicketCategorized, TicketCreated,
+    TicketRecategorized,
+};
+use sysops_embedder::EmbeddingService;
+use sysops_platform::db::is_transient;
 
 use crate::keywords::KeywordClassifier;
+use crate::llm::LlmCategorizer;
+use crate::local::{LocalModel, EXAMPLES_CHANNEL};
 
-/// What the worker needs to categorize.
+/// Everything the categorizer decides with.
 pub struct Worker {
     pub bus: Arc<Bus>,
+    pub pool: PgPool,
     pub keywords: KeywordClassifier,
-    /// Name of the taxonomy the keywords come from, reported as the model.
-    pub model: String,
+    /// Name reported when keywords decide.
+    pub keyword_model: String,
     pub review_threshold: f32,
     /// Category reported when nothing matched at all (then always needing review).
     pub fallback_category: String,
+    /// Present when an LLM is configured.
+    pub llm: Option<LlmCategorizer>,
+    /// Below this LLM confidence the local model decides instead.
+    pub llm_min_confidence: f32,
+    /// Present when the embedding model is on disk.
+    pub embeddings: Option<EmbeddingService>,
+    /// The latest trained local model, if training has finished once.
+    pub local: watch::Receiver<Option<Arc<LocalModel>>>,
+}
+
+fn db_error(e: sqlx::Error) -> HandleError {
+    if is_transient(&e) {
+        HandleError::transient(e)
+    } else {
+        HandleError::permanent(e)
+    }
 }
 
 impl Worker {
@@ -30,56 +63,141 @@ impl Worker {
             tracing::Span::current().record("ticket_id", tracing::field::display(id));
         }
         match event.event_type {
-            EventType::TicketCreated => {}
-            EventType::TicketRecategorized => {
-                // Corrections are learned by the model-based categorizer; keywords stay as
-                // the taxonomy defines them.
-                tracing::debug!("correction noted");
-                return Ok(());
+            EventType::TicketCreated => {
+                let created = event
+                    .parse_data::<TicketCreated>()
+                    .map_err(HandleError::permanent)?;
+                let decision = self.decide(&created.data).await;
+                metrics::counter!("categorizer_decisions_total", "method" => decision.method.as_str(), "needs_review" => decision.needs_review.to_string()).increment(1);
+                metrics::histogram!("categorizer_latency_seconds", "method" => decision.method.as_str()).record(decision.latency_ms / 1000.0);
+                tracing::info!(category = %decision.category, confidence = decision.confidence, method = decision.method.as_str(), needs_review = decision.needs_review, "categorized");
+                let out = Envelope::derived(&event, EventType::TicketCategorized, decision)
+                    .to_raw()
+                    .map_err(HandleError::permanent)?;
+                self.bus.publish(&out).await.map_err(HandleError::transient)
             }
-            other => {
-                return Err(HandleError::permanent(format!(
-                    "{other} does not belong on categorizer.work"
-                )))
+            EventType::TicketRecategorized => {
+                let correction = event
+                    .parse_data::<TicketRecategorized>()
+                    .map_err(HandleError::permanent)?;
+                let Some(text) = correction.data.text else {
+                    return Err(HandleError::permanent("correction without the ticket text"));
+                };
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                sqlx::query("INSERT INTO examples (source, text, label, event_id) VALUES ('correction', $1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(&text)
+                    .bind(&correction.data.to)
+                    .bind(event.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(EXAMPLES_CHANNEL)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                metrics::counter!("categorizer_corrections_total").increment(1);
+                tracing::info!(to = %correction.data.to, "correction stored; replicas will retrain");
+                Ok(())
+            }
+            other => Err(HandleError::permanent(format!(
+                "{other} does not belong on categorizer.work"
+            ))),
+        }
+    }
+
+    /// The chain: the LLM when configured, healthy and sure; else the local model; else keywords.
+    pub async fn decide(&self, ticket: &TicketCreated) -> TicketCategorized {
+        let started = Instant::now();
+        let mut fallback_reason = None;
+        let mut tokens = None;
+        if let Some(llm) = &self.llm {
+            match llm.categorize(&ticket.title, &ticket.description).await {
+                Ok(d) if d.confidence >= self.llm_min_confidence => {
+                    return TicketCategorized {
+                        needs_review: d.confidence < self.review_threshold,
+                        candidates: vec![CategoryScore {
+                            category: d.category.clone(),
+                            score: d.confidence,
+                        }],
+                        category: d.category,
+                        confidence: d.confidence,
+                        method: Method::Llm,
+                        model: Some(llm.model().to_owned()),
+                        latency_ms: ms(started),
+                        tokens: d.tokens,
+                        fallback_reason: None,
+                    };
+                }
+                Ok(d) => {
+                    tokens = d.tokens;
+                    fallback_reason = Some(format!(
+                        "llm unsure ({:.2} for {})",
+                        d.confidence, d.category
+                    ));
+                }
+                Err(e) => {
+                    metrics::counter!("categorizer_llm_failures_total", "reason" => failure_kind(&e)).increment(1);
+                    fallback_reason = Some(format!("llm: {e}"));
+                }
             }
         }
-        let created = event
-            .parse_data::<TicketCreated>()
-            .map_err(HandleError::permanent)?;
-        let started = Instant::now();
-        let text = format!("{}\n{}", created.data.title, created.data.description);
-        let decision = match self.keywords.classify(&text) {
-            Some(p) => TicketCategorized {
-                needs_review: p.confidence < self.review_threshold,
-                category: p.category,
-                confidence: p.confidence,
-                method: Method::Keyword,
-                candidates: p.candidates,
-                model: Some(self.model.clone()),
-                latency_ms: 0.0,
-            },
-            None => TicketCategorized {
-                category: self.fallback_category.clone(),
-                confidence: 0.0,
-                method: Method::Keyword,
-                candidates: Vec::new(),
-                model: Some(self.model.clone()),
-                latency_ms: 0.0,
-                needs_review: true,
-            },
+        let text = format!("{}\n{}", ticket.title, ticket.description);
+        let local = self.local.borrow().clone();
+        if let (Some(model), Some(embeddings)) = (local, &self.embeddings) {
+            match embeddings.embed(text.clone()).await {
+                Ok(vector) => {
+                    let ranked = model.predict(&vector, &text);
+                    let (category, confidence) = ranked[0].clone();
+                    return TicketCategorized {
+                        needs_review: confidence < self.review_threshold,
+                        category,
+                        confidence,
+                        method: Method::Embedding,
+                        candidates: ranked
+                            .into_iter()
+                            .take(5)
+                            .map(|(category, score)| CategoryScore { category, score })
+                            .collect(),
+                        model: Some(embeddings.name().to_owned()),
+                        latency_ms: ms(started),
+                        tokens,
+                        fallback_reason,
+                    };
+                }
+                Err(e) => fallback_reason = Some(format!("embedding: {e}")),
+            }
+        } else if fallback_reason.is_none() {
+            fallback_reason = Some("local model not available".into());
+        }
+        let keyword = self.keywords.classify(&text);
+        let (category, confidence, candidates) = match keyword {
+            Some(p) => (p.category, p.confidence, p.candidates),
+            None => (self.fallback_category.clone(), 0.0, Vec::new()),
         };
-        let latency = started.elapsed();
-        let decision = TicketCategorized {
-            latency_ms: latency.as_secs_f64() * 1000.0,
-            ..decision
-        };
-        metrics::histogram!("categorizer_latency_seconds", "method" => decision.method.as_str())
-            .record(latency.as_secs_f64());
-        metrics::counter!("categorizer_decisions_total", "method" => decision.method.as_str(), "needs_review" => decision.needs_review.to_string()).increment(1);
-        tracing::info!(category = %decision.category, confidence = decision.confidence, needs_review = decision.needs_review, "categorized");
-        let out = Envelope::derived(&event, EventType::TicketCategorized, decision)
-            .to_raw()
-            .map_err(HandleError::permanent)?;
-        self.bus.publish(&out).await.map_err(HandleError::transient)
+        TicketCategorized {
+            needs_review: confidence < self.review_threshold,
+            category,
+            confidence,
+            method: Method::Keyword,
+            candidates,
+            model: Some(self.keyword_model.clone()),
+            latency_ms: ms(started),
+            tokens,
+            fallback_reason,
+        }
+    }
+}
+
+fn ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
+}
+
+fn failure_kind(e: &crate::llm::LlmError) -> &'static str {
+    match e {
+        crate::llm::LlmError::BreakerOpen => "breaker_open",
+        crate::llm::LlmError::Request(_) => "request",
+        crate::llm::LlmError::InvalidAnswer(_) => "invalid_answer",
     }
 }

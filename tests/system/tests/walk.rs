@@ -25,7 +25,7 @@ async fn a_submitted_ticket_is_categorized_queued_and_has_its_history() {
     eprintln!("submit to queued: {:?}", started.elapsed());
     assert_eq!(ticket["category"], "printers");
     assert_eq!(ticket["pool"], "printers");
-    assert_eq!(ticket["method"], "keyword");
+    assert_eq!(ticket["method"], "embedding");
     assert!(
         ticket["confidence"].as_f64().unwrap_or(0.0) > 0.5,
         "{ticket}"
