@@ -19,6 +19,8 @@ use crate::dataset::LabelledTicket;
 pub const EXAMPLES_CHANNEL: &str = "categorizer_examples";
 
 const BUCKETS: u32 = 1 << 18;
+/// How many examples one correction counts as.
+const CORRECTION_WEIGHT: usize = 5;
 
 /// A trained model and what it needs to predict.
 pub struct LocalModel {
@@ -126,8 +128,8 @@ impl Trainer {
     /// Trains on every stored example of a taxonomy category and publishes the model.
     pub async fn retrain(&self) -> anyhow::Result<()> {
         let embedded = self.embed_missing().await?;
-        let rows: Vec<(String, String, Vec<f32>)> = sqlx::query_as(
-            "SELECT text, label, embedding FROM examples WHERE embedding IS NOT NULL",
+        let rows: Vec<(String, String, String, Vec<f32>)> = sqlx::query_as(
+            "SELECT source, text, label, embedding FROM examples WHERE embedding IS NOT NULL",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -141,17 +143,26 @@ impl Trainer {
         let started = Instant::now();
         let model = tokio::task::spawn_blocking(move || -> anyhow::Result<LocalModel> {
             let hasher = NgramHasher::new(BUCKETS);
-            let examples: Vec<Example> = rows
-                .into_iter()
-                .filter_map(|(text, label, embedding)| {
-                    let label = labels.iter().position(|l| *l == label)?;
-                    (embedding.len() == dim).then(|| Example {
-                        embedding,
-                        features: hasher.features(&text),
-                        label,
-                    })
-                })
-                .collect();
+            let mut examples: Vec<Example> = Vec::with_capacity(rows.len());
+            for (source, text, label, embedding) in rows {
+                let Some(label) = labels.iter().position(|l| *l == label) else {
+                    continue;
+                };
+                if embedding.len() != dim {
+                    continue;
+                }
+                let example = Example {
+                    embedding,
+                    features: hasher.features(&text),
+                    label,
+                };
+                // A person's correction is the most trustworthy label there is: it counts as
+                // several examples, so one correction changes what the model says of that text.
+                if source == "correction" {
+                    examples.extend(std::iter::repeat_n(example.clone(), CORRECTION_WEIGHT - 1));
+                }
+                examples.push(example);
+            }
             let count = examples.len();
             let classifier = LinearClassifier::train(
                 labels.len(),

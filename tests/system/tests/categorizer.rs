@@ -1,0 +1,215 @@
+//! Categorizer replicas on one queue, and learning from corrections in every replica.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+use uuid::Uuid;
+
+use sysops_system_tests::{event_types, history, sample_ticket, SETTLE};
+use sysops_testkit::{stack::submit_ticket, wait_for, ServiceProcess, TestEnv};
+
+async fn count(http: &reqwest::Client, base: &str, status: &str) -> i64 {
+    let r: Option<Value> = async {
+        http.get(format!("{base}/api/tickets?status={status}&limit=1"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+    .await;
+    r.and_then(|r| r["total"].as_i64()).unwrap_or(-1)
+}
+
+async fn categorized(http: &reqwest::Client, base: &str) -> i64 {
+    count(http, base, "queued").await + count(http, base, "needs_review").await
+}
+
+/// A gauge or counter of a service's `/metrics`, summed over its labels.
+async fn metric(http: &reqwest::Client, service: &ServiceProcess, name: &str) -> Option<f64> {
+    let text = http
+        .get(format!("{}/metrics", service.url()))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(name)
+                && (l.as_bytes().get(name.len()) == Some(&b' ')
+                    || l.as_bytes().get(name.len()) == Some(&b'{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+#[tokio::test]
+async fn three_replicas_categorize_a_thousand_tickets_once_each_even_when_one_is_killed() {
+    let env = TestEnv::new().await;
+    let service_env = env.service_env();
+    let tickets = ServiceProcess::start("tickets", &service_env)
+        .await
+        .expect("tickets");
+    let _routing = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("routing");
+    let mut replicas = Vec::new();
+    for _ in 0..3 {
+        replicas.push(
+            ServiceProcess::start("categorizer", &service_env)
+                .await
+                .expect("categorizer"),
+        );
+    }
+    let http = reqwest::Client::new();
+    let base = tickets.url();
+
+    let ids: Vec<Uuid> = futures::stream::iter(0..1000)
+        .map(|i| {
+            let (http, base) = (http.clone(), base.clone());
+            async move {
+                let (title, description) = sample_ticket(i);
+                submit_ticket(&http, &base, &title, &description)
+                    .await
+                    .expect("accepted")
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+
+    wait_for("a third of the tickets categorized", SETTLE, || async {
+        (categorized(&http, &base).await >= 300).then_some(())
+    })
+    .await
+    .expect("progress");
+    replicas[1].kill().await;
+    eprintln!(
+        "killed a replica at {} categorized",
+        categorized(&http, &base).await
+    );
+
+    wait_for("every ticket categorized", SETTLE * 3, || async {
+        (categorized(&http, &base).await == 1000).then_some(())
+    })
+    .await
+    .expect("none lost");
+    for id in &ids {
+        let types = event_types(&history(&http, &base, *id).await.expect("history"));
+        assert_eq!(
+            types.iter().filter(|t| *t == "ticket.categorized").count(),
+            1,
+            "{id}: {types:?}"
+        );
+    }
+    for survivor in [&replicas[0], &replicas[2]] {
+        let decisions = metric(&http, survivor, "categorizer_decisions_total")
+            .await
+            .unwrap_or(0.0);
+        assert!(decisions > 0.0, "every live replica took work");
+    }
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_correction_is_learned_by_every_replica_without_a_restart() {
+    let env = TestEnv::new().await;
+    let service_env = env.service_env();
+    let tickets = ServiceProcess::start("tickets", &service_env)
+        .await
+        .expect("tickets");
+    let _routing = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("routing");
+    let replicas = [
+        ServiceProcess::start("categorizer", &service_env)
+            .await
+            .expect("categorizer"),
+        ServiceProcess::start("categorizer", &service_env)
+            .await
+            .expect("categorizer"),
+    ];
+    let http = reqwest::Client::new();
+    let base = tickets.url();
+    let mut before = Vec::new();
+    for r in &replicas {
+        before.push(
+            metric(&http, r, "categorizer_training_examples")
+                .await
+                .expect("trained at start"),
+        );
+    }
+
+    let title = "Flux capacitor whine";
+    let description = "The flux capacitor in my hoverboard whines loudly at night";
+    let id = submit_ticket(&http, &base, title, description)
+        .await
+        .expect("accepted");
+    let first: Value = wait_for("the ticket categorized", SETTLE, || async {
+        let t: Value = http
+            .get(format!("{base}/api/tickets/{id}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (t["status"] == "queued" || t["status"] == "needs_review").then_some(t)
+    })
+    .await
+    .expect("categorized");
+    let corrected = if first["category"] == "gaming_consoles" {
+        "smart_home"
+    } else {
+        "gaming_consoles"
+    };
+    let r = http
+        .put(format!("{base}/api/tickets/{id}/category"))
+        .json(&serde_json::json!({ "category": corrected, "by": "manager" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+
+    for (r, before) in replicas.iter().zip(&before) {
+        wait_for(
+            "the replica retrained with the correction",
+            SETTLE,
+            || async {
+                let now = metric(&http, r, "categorizer_training_examples").await?;
+                (now > *before).then_some(())
+            },
+        )
+        .await
+        .expect("every replica learned");
+    }
+    // Several submissions, so both replicas answer some of them.
+    for _ in 0..6 {
+        let again = submit_ticket(&http, &base, title, description)
+            .await
+            .expect("accepted");
+        let t: Value = wait_for("the repeat categorized", SETTLE, || async {
+            let t: Value = http
+                .get(format!("{base}/api/tickets/{again}"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (t["status"] == "queued" || t["status"] == "needs_review").then_some(t)
+        })
+        .await
+        .expect("categorized");
+        assert_eq!(t["category"], corrected, "{t}");
+        assert_eq!(t["method"], "embedding");
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    env.cleanup().await;
+}
