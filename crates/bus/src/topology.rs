@@ -66,6 +66,8 @@ impl WorkQueue {
                 TicketQueued,
                 TicketAssigned,
                 TicketSlaBreached,
+                TicketUnassigned,
+                TicketEscalated,
             ],
             WorkQueue::AnalyticsEvents => return vec!["#"],
         };

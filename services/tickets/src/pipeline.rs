@@ -4,7 +4,10 @@
 
 use chrono::Utc;
 use sysops_bus::{HandleError, Incoming};
-use sysops_contract::{EventType, TicketAssigned, TicketCategorized, TicketQueued, TicketStatus};
+use sysops_contract::{
+    EventType, TicketAssigned, TicketCategorized, TicketEscalated, TicketQueued, TicketStatus,
+    TicketUnassigned,
+};
 use sysops_platform::db::is_transient;
 use sysops_platform::inbox::{self, Seen};
 
@@ -40,6 +43,8 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
     let current = ticket.status();
     let now = Utc::now();
     let mut needs_review = false;
+    // The event concerns an assignment the ticket no longer has: history only.
+    let mut stale = false;
 
     match event.event_type {
         EventType::TicketCategorized => {
@@ -75,13 +80,36 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
             }
         }
         EventType::TicketSlaBreached => {}
+        EventType::TicketUnassigned => {
+            let u: TicketUnassigned =
+                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            // A late take-back of an older assignment must not clear a newer one.
+            stale = ticket.assignee != Some(u.expert_id);
+            if !stale {
+                ticket.assignee = None;
+                ticket.assignee_name = None;
+            }
+        }
+        EventType::TicketEscalated => {
+            let _: TicketEscalated =
+                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            if pipeline_status(current, event.event_type, false) == TicketStatus::NeedsReview {
+                ticket.needs_review = true;
+                ticket.assignee = None;
+                ticket.assignee_name = None;
+            }
+        }
         other => {
             return Err(HandleError::permanent(format!(
                 "{other} does not belong on tickets.pipeline"
             )))
         }
     }
-    let next = pipeline_status(current, event.event_type, needs_review);
+    let next = if stale {
+        current
+    } else {
+        pipeline_status(current, event.event_type, needs_review)
+    };
     ticket.status = next.as_str().to_owned();
     store.update(&mut tx, &ticket).await.map_err(db_error)?;
     store

@@ -118,6 +118,14 @@ pub fn pipeline_status(
         EventType::TicketCategorized => Categorized,
         EventType::TicketQueued => Queued,
         EventType::TicketAssigned => Assigned,
+        // Routing took the assignment back; a new assignment or the backlog follows.
+        EventType::TicketUnassigned if current == Assigned => return Queued,
+        // Rejected too often: a manager decides. Only tickets routing still holds move.
+        EventType::TicketEscalated
+            if matches!(current, Categorized | Queued | Assigned | Rejected) =>
+        {
+            return NeedsReview
+        }
         _ => return current,
     };
     match (pipeline_rank(current), pipeline_rank(target)) {
@@ -186,5 +194,21 @@ mod tests {
         assert_eq!(pipeline_status(Rejected, TicketAssigned, false), Assigned);
         assert_eq!(pipeline_status(Accepted, TicketAssigned, false), Accepted);
         assert_eq!(pipeline_status(Cancelled, TicketQueued, false), Cancelled);
+    }
+
+    #[test]
+    fn routing_can_take_an_assignment_back_or_escalate_a_rejected_ticket() {
+        use EventType::*;
+        assert_eq!(pipeline_status(Assigned, TicketUnassigned, false), Queued);
+        assert_eq!(pipeline_status(Accepted, TicketUnassigned, false), Accepted);
+        assert_eq!(
+            pipeline_status(Rejected, TicketEscalated, false),
+            NeedsReview
+        );
+        assert_eq!(pipeline_status(Accepted, TicketEscalated, false), Accepted);
+        assert_eq!(
+            pipeline_status(Cancelled, TicketEscalated, false),
+            Cancelled
+        );
     }
 }
