@@ -1,9 +1,15 @@
-//! The routing service: maps each categorized ticket to its skill pool and keeps the pools'
-//! backlogs; later, assigns experts.
+//! The routing service: keeps the roster of experts, maps each categorized ticket to its
+//! skill pool and gives it to the best available expert (or the pool's backlog), reassigns on
+//! rejection, assigns the backlog when capacity frees, and runs the SLA clocks.
 
 pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod roster;
 pub mod routes;
+pub mod sla;
 pub mod startup;
+pub mod store;
 pub mod worker;
 
 /// The PostgreSQL schema this service owns.

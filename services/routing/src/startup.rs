@@ -18,14 +18,16 @@ use sysops_platform::outbox::Outbox;
 use sysops_taxonomy::Taxonomy;
 
 use crate::config::Config;
+use crate::engine::Engine;
 use crate::worker::Worker;
-use crate::{routes, SCHEMA};
+use crate::{roster, routes, sla, SCHEMA};
 
 /// What request handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
-    pub taxonomy: Arc<Taxonomy>,
+    /// The assignment rules, the taxonomy and the outbox.
+    pub engine: Engine,
 }
 
 /// A built service, bound to its port, not yet running.
@@ -55,14 +57,27 @@ impl Application {
         if let Err(e) = bus.connect().await {
             tracing::warn!(error = %e, "broker unreachable at start; will keep trying");
         }
+        let engine = Engine {
+            outbox: Outbox::new(SCHEMA),
+            taxonomy: Arc::new(taxonomy),
+            sla: config.sla(),
+            max_rejections: config.max_rejections,
+        };
+        if let Some(path) = config
+            .experts_seed_path
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            let added = roster::seed(&pool, &engine, path)
+                .await
+                .context("seeding the expert roster")?;
+            tracing::info!(added, path = %path.display(), "expert roster seeded");
+        }
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
         Ok(Application {
-            state: AppState {
-                pool,
-                taxonomy: Arc::new(taxonomy),
-            },
+            state: AppState { pool, engine },
             config,
             listener,
             bus,
@@ -79,6 +94,7 @@ impl Application {
             .rabbitmq(self.bus.clone());
         let api = routes::pools::router()
             .merge(routes::routing::router())
+            .merge(routes::experts::router())
             .with_state(self.state.clone())
             .fallback(http::not_found);
         with_middleware(api, Duration::from_secs(10)).merge(ops.router())
@@ -87,17 +103,21 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let router = self.router();
         let tracker = TaskTracker::new();
-        let outbox = Outbox::new(SCHEMA);
-        tracker.spawn(outbox.clone().run_relay(
+        tracker.spawn(self.state.engine.outbox.clone().run_relay(
             self.state.pool.clone(),
             self.bus.clone(),
             Duration::from_millis(self.config.outbox_poll_ms),
             shutdown.clone(),
         ));
+        tracker.spawn(sla::run(
+            self.state.pool.clone(),
+            self.state.engine.clone(),
+            Duration::from_millis(self.config.sla_check_ms),
+            shutdown.clone(),
+        ));
         let worker = Worker {
             pool: self.state.pool.clone(),
-            outbox,
-            taxonomy: self.state.taxonomy.clone(),
+            engine: self.state.engine.clone(),
         };
         let options = ConsumerOptions {
             concurrency: self.config.concurrency,

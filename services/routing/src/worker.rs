@@ -1,27 +1,28 @@
-//! Consumer of `routing.work`: puts categorized tickets in their pool's backlog and announces
-//! `ticket.queued`; follows the lifecycle so the backlog holds only tickets that wait. Effects,
-//! the inbox entry and the outgoing events commit in one transaction.
+//! Consumer of `routing.work`: places categorized tickets (best expert or the pool backlog),
+//! follows the lifecycle (accept, reject and reassign, resolve, cancel) and assigns the
+//! backlog whenever capacity frees. For each message the ticket's route is locked first, then
+//! the pools concerned, then expert rows; effects, the inbox entry and the outgoing events
+//! commit in one transaction.
 
-use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use sysops_bus::{HandleError, Incoming};
 use sysops_contract::{
-    Envelope, EventType, RawEnvelope, TicketCategorized, TicketCreated, TicketQueued,
-    TicketRecategorized,
+    EventType, LifecycleMove, RawEnvelope, TicketCategorized, TicketCreated, TicketEscalated,
+    TicketRecategorized, TicketUnassigned,
 };
 use sysops_platform::db::is_transient;
 use sysops_platform::inbox::{self, Seen};
-use sysops_platform::outbox::Outbox;
-use sysops_taxonomy::Taxonomy;
+
+use crate::engine::{Engine, Origin};
+use crate::store::{assignments, experts, lock_pools, routes};
 
 /// What the consumer needs.
 #[derive(Clone)]
 pub struct Worker {
     pub pool: PgPool,
-    pub outbox: Outbox,
-    pub taxonomy: std::sync::Arc<Taxonomy>,
+    pub engine: Engine,
 }
 
 fn db_error(e: sqlx::Error) -> HandleError {
@@ -32,153 +33,335 @@ fn db_error(e: sqlx::Error) -> HandleError {
     }
 }
 
+fn payload<T: serde::de::DeserializeOwned>(event: &RawEnvelope) -> Result<T, HandleError> {
+    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)
+}
+
+type Tx<'a> = Transaction<'a, Postgres>;
+
 impl Worker {
-    #[tracing::instrument(skip_all, fields(event_id = %incoming.envelope.id, event_type = %incoming.envelope.event_type))]
+    #[tracing::instrument(skip_all, fields(event_id = %incoming.envelope.id, event_type = %incoming.envelope.event_type, ticket_id))]
     pub async fn handle(&self, incoming: Incoming) -> Result<(), HandleError> {
         let event = incoming.envelope;
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         if inbox::record(&mut tx, event.id).await.map_err(db_error)? == Seen::Again {
+            tracing::debug!("already handled");
             return Ok(());
         }
-        match event.event_type {
-            EventType::ExpertChanged => {}
-            _ => {
-                let ticket_id = event
-                    .ticket_id
-                    .ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))?;
-                self.apply(&mut tx, ticket_id, &event).await?;
-            }
+        if event.event_type != EventType::ExpertChanged {
+            // Expert changes are applied (and their backlog drained) by the request that
+            // made them; the event is for other services.
+            let ticket_id = event
+                .ticket_id
+                .ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))?;
+            tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
+            self.apply(&mut tx, ticket_id, &event).await?;
         }
         tx.commit().await.map_err(db_error)
     }
 
     async fn apply(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
-        ticket_id: Uuid,
+        tx: &mut Tx<'_>,
+        id: Uuid,
         event: &RawEnvelope,
     ) -> Result<(), HandleError> {
         match event.event_type {
-            EventType::TicketCreated => {
-                let created: TicketCreated =
-                    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
-                sqlx::query(
-                    "INSERT INTO routes (ticket_id, priority, region, status, created_at) VALUES ($1, $2, $3, 'new', $4) \
-                     ON CONFLICT (ticket_id) DO UPDATE SET priority = $2, region = $3, created_at = $4",
-                )
-                .bind(ticket_id)
-                .bind(created.priority.as_str())
-                .bind(&created.region)
-                .bind(event.occurred_at)
-                .execute(&mut **tx)
+            EventType::TicketCreated => self.on_created(tx, id, event).await,
+            EventType::TicketCategorized => self.on_categorized(tx, id, event).await,
+            EventType::TicketRecategorized => self.on_recategorized(tx, id, event).await,
+            EventType::TicketRejected => self.on_rejected(tx, id, event).await,
+            EventType::TicketAccepted => self.on_accepted(tx, id, event).await,
+            EventType::TicketResolved | EventType::TicketCancelled | EventType::TicketClosed => {
+                self.on_finished(tx, id, event).await
+            }
+            other => Err(HandleError::permanent(format!(
+                "{other} does not belong on routing.work"
+            ))),
+        }
+    }
+
+    fn pool_of(&self, category: &str) -> Result<String, HandleError> {
+        self.engine
+            .taxonomy
+            .pool_of(category)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                HandleError::permanent(format!("category `{category}` is not in the taxonomy"))
+            })
+    }
+
+    async fn on_created(
+        &self,
+        tx: &mut Tx<'_>,
+        id: Uuid,
+        event: &RawEnvelope,
+    ) -> Result<(), HandleError> {
+        let created: TicketCreated = payload(event)?;
+        let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
+        route.priority = created.priority.as_str().to_owned();
+        route.region = created.region.map(|r| r.trim().to_lowercase());
+        route.created_at = Some(event.occurred_at);
+        routes::save(tx, &route).await.map_err(db_error)?;
+        if route.status == "queued" {
+            // A drain may have skipped the ticket while this transaction held it.
+            let pool = route.pool.clone().unwrap_or_default();
+            lock_pools(tx, &[pool]).await.map_err(db_error)?;
+            self.engine
+                .place(tx, &mut route, Origin::Event(event))
                 .await
                 .map_err(db_error)?;
-            }
-            EventType::TicketCategorized => {
-                let c: TicketCategorized =
-                    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
-                if c.needs_review {
-                    self.set_status(tx, ticket_id, "review").await?;
-                } else {
-                    self.enqueue(tx, ticket_id, &c.category, event).await?;
-                }
-            }
-            EventType::TicketRecategorized => {
-                let r: TicketRecategorized =
-                    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
-                self.enqueue(tx, ticket_id, &r.to, event).await?;
-            }
-            EventType::TicketRejected => {
-                let category: Option<(Option<String>,)> =
-                    sqlx::query_as("SELECT category FROM routes WHERE ticket_id = $1")
-                        .bind(ticket_id)
-                        .fetch_optional(&mut **tx)
-                        .await
-                        .map_err(db_error)?;
-                match category.and_then(|(c,)| c) {
-                    Some(category) => self.enqueue(tx, ticket_id, &category, event).await?,
-                    None => tracing::warn!(%ticket_id, "rejected ticket unknown to routing"),
-                }
-            }
-            EventType::TicketAccepted => self.set_status(tx, ticket_id, "accepted").await?,
-            EventType::TicketResolved | EventType::TicketCancelled | EventType::TicketClosed => {
-                self.set_status(tx, ticket_id, "done").await?
-            }
-            other => {
-                return Err(HandleError::permanent(format!(
-                    "{other} does not belong on routing.work"
-                )))
-            }
         }
         Ok(())
     }
 
-    async fn set_status(
+    async fn on_categorized(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
-        ticket_id: Uuid,
-        status: &str,
+        tx: &mut Tx<'_>,
+        id: Uuid,
+        event: &RawEnvelope,
     ) -> Result<(), HandleError> {
-        sqlx::query(
-            "INSERT INTO routes (ticket_id, status) VALUES ($1, $2) \
-             ON CONFLICT (ticket_id) DO UPDATE SET status = $2, updated_at = now()",
-        )
-        .bind(ticket_id)
-        .bind(status)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
+        let c: TicketCategorized = payload(event)?;
+        let pool = self.pool_of(&c.category)?;
+        let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
+        if !matches!(route.status.as_str(), "new" | "review") {
+            tracing::debug!(status = %route.status, "late categorization; the route has moved on");
+            return Ok(());
+        }
+        route.category = Some(c.category);
+        route.pool = Some(pool.clone());
+        if c.needs_review {
+            route.status = "review".into();
+            return routes::save(tx, &route).await.map_err(db_error);
+        }
+        lock_pools(tx, &[pool]).await.map_err(db_error)?;
+        self.engine
+            .place(tx, &mut route, Origin::Event(event))
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 
-    /// Puts the ticket in the backlog of its category's pool and announces it.
-    async fn enqueue(
+    async fn on_recategorized(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
-        ticket_id: Uuid,
-        category: &str,
-        cause: &RawEnvelope,
+        tx: &mut Tx<'_>,
+        id: Uuid,
+        event: &RawEnvelope,
     ) -> Result<(), HandleError> {
-        let pool = self
-            .taxonomy
-            .pool_of(category)
-            .ok_or_else(|| {
-                HandleError::permanent(format!("category `{category}` is not in the taxonomy"))
-            })?
-            .to_owned();
-        sqlx::query(
-            "INSERT INTO routes (ticket_id, category, pool, status, queued_at) VALUES ($1, $2, $3, 'queued', now()) \
-             ON CONFLICT (ticket_id) DO UPDATE SET category = $2, pool = $3, status = 'queued', queued_at = now(), updated_at = now()",
-        )
-        .bind(ticket_id)
-        .bind(category)
-        .bind(&pool)
-        .execute(&mut **tx)
-        .await
-        .map_err(db_error)?;
-        let reason = "no expert of the pool is available; waiting in the backlog".to_owned();
-        let queued = Envelope::derived(
-            cause,
-            EventType::TicketQueued,
-            TicketQueued {
-                category: category.to_owned(),
-                pool: pool.clone(),
-                reason: Some(reason.clone()),
-            },
-        )
-        .to_raw()
-        .map_err(HandleError::permanent)?;
-        sqlx::query("INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) VALUES ($1, $2, 'queued', $3, $4, $5)")
-            .bind(queued.id)
-            .bind(ticket_id)
-            .bind(category)
-            .bind(&pool)
-            .bind(json!({ "reason": reason, "cause": cause.event_type }))
-            .execute(&mut **tx)
+        let r: TicketRecategorized = payload(event)?;
+        let pool = self.pool_of(&r.to)?;
+        let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
+        if route.status == "done" {
+            return Ok(());
+        }
+        let open = assignments::open_for(tx, id).await.map_err(db_error)?;
+        let mut freed = Vec::new();
+        if let Some(open) = &open {
+            freed = experts::pools_of(tx, open.expert_id)
+                .await
+                .map_err(db_error)?;
+        }
+        let mut locks = freed.clone();
+        locks.push(pool.clone());
+        lock_pools(tx, &locks).await.map_err(db_error)?;
+        let origin = Origin::Event(event);
+        if let Some(open) = &open {
+            self.engine
+                .close_open(tx, open, "moved")
+                .await
+                .map_err(db_error)?;
+            let data = TicketUnassigned {
+                expert_id: open.expert_id,
+                reason: format!("the category changed to {}", r.to),
+                by: r.by.clone(),
+            };
+            self.engine
+                .emit(tx, origin, id, EventType::TicketUnassigned, data)
+                .await
+                .map_err(db_error)?;
+        }
+        route.category = Some(r.to.clone());
+        route.pool = Some(pool);
+        // A manager decided: the rejection count starts again (the experts who rejected
+        // it are still never offered it).
+        route.rejections = 0;
+        route.status = "new".into();
+        if r.region.is_some() {
+            route.region = r.region.map(|x| x.trim().to_lowercase());
+        }
+        route.priority = r.priority.as_str().to_owned();
+        self.engine
+            .place(tx, &mut route, origin)
             .await
             .map_err(db_error)?;
-        self.outbox.enqueue(tx, &queued).await.map_err(db_error)?;
-        metrics::counter!("routing_queued_total", "pool" => pool).increment(1);
+        self.engine
+            .drain_all(tx, &freed, origin)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn on_rejected(
+        &self,
+        tx: &mut Tx<'_>,
+        id: Uuid,
+        event: &RawEnvelope,
+    ) -> Result<(), HandleError> {
+        let m: LifecycleMove = payload(event)?;
+        let Some(mut route) = routes::lock(tx, id).await.map_err(db_error)? else {
+            tracing::warn!("rejected ticket unknown to routing");
+            return Ok(());
+        };
+        let open = assignments::open_for(tx, id).await.map_err(db_error)?;
+        let Some(open) = open.filter(|o| m.assignee.is_none_or(|a| a == o.expert_id)) else {
+            tracing::info!("rejection of an assignment that is no longer open; nothing to do");
+            return Ok(());
+        };
+        let freed = experts::pools_of(tx, open.expert_id)
+            .await
+            .map_err(db_error)?;
+        let pool = route.pool.clone().unwrap_or_else(|| open.pool.clone());
+        let mut locks = freed.clone();
+        locks.push(pool.clone());
+        lock_pools(tx, &locks).await.map_err(db_error)?;
+        self.engine
+            .close_open(tx, &open, "rejected")
+            .await
+            .map_err(db_error)?;
+        if !route.excluded.contains(&open.expert_id) {
+            route.excluded.push(open.expert_id);
+        }
+        route.rejections += 1;
+        route.pool = Some(pool.clone());
+        let detail = serde_json::json!({
+            "expert_id": open.expert_id, "by": m.by, "reason": m.reason, "rejections": route.rejections,
+        });
+        routes::record_decision(tx, event.id, &route, "rejected", detail)
+            .await
+            .map_err(db_error)?;
+        metrics::counter!("routing_rejections_total", "pool" => pool.clone()).increment(1);
+        let origin = Origin::Event(event);
+        if route.rejections >= i32::try_from(self.engine.max_rejections).unwrap_or(i32::MAX) {
+            route.status = "escalated".into();
+            routes::save(tx, &route).await.map_err(db_error)?;
+            let data = TicketEscalated {
+                pool,
+                rejections: u32::try_from(route.rejections).unwrap_or(0),
+                reason: format!(
+                    "rejected {} times; a manager must pick the category or an expert",
+                    route.rejections
+                ),
+            };
+            let detail =
+                serde_json::json!({ "reason": data.reason, "rejections": data.rejections });
+            let out = self
+                .engine
+                .emit(tx, origin, id, EventType::TicketEscalated, data)
+                .await
+                .map_err(db_error)?;
+            routes::record_decision(tx, out.id, &route, "escalated", detail)
+                .await
+                .map_err(db_error)?;
+            metrics::counter!("routing_escalations_total").increment(1);
+        } else {
+            // Back through the pool; `excluded` keeps every rejecting expert away.
+            route.status = "new".into();
+            self.engine
+                .place(tx, &mut route, origin)
+                .await
+                .map_err(db_error)?;
+        }
+        self.engine
+            .drain_all(tx, &freed, origin)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn on_accepted(
+        &self,
+        tx: &mut Tx<'_>,
+        id: Uuid,
+        event: &RawEnvelope,
+    ) -> Result<(), HandleError> {
+        let m: LifecycleMove = payload(event)?;
+        let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
+        let open = assignments::open_for(tx, id).await.map_err(db_error)?;
+        match (&open, m.assignee) {
+            (Some(o), who) if who.is_none_or(|w| w == o.expert_id) && o.status == "assigned" => {
+                assignments::accept(tx, o.id).await.map_err(db_error)?;
+            }
+            (Some(o), who) if who.is_none_or(|w| w == o.expert_id) => {}
+            (_, Some(who)) => {
+                // The expert accepted an assignment routing had just taken back: the
+                // person's acceptance wins, and whoever got the ticket since lets it go.
+                let mut locks = route.pool.clone().into_iter().collect::<Vec<_>>();
+                let mut freed = Vec::new();
+                if let Some(o) = &open {
+                    freed = experts::pools_of(tx, o.expert_id).await.map_err(db_error)?;
+                    locks.extend(freed.iter().cloned());
+                }
+                lock_pools(tx, &locks).await.map_err(db_error)?;
+                if let Some(o) = &open {
+                    self.engine
+                        .close_open(tx, o, "moved")
+                        .await
+                        .map_err(db_error)?;
+                }
+                if let Some((load, capacity)) =
+                    experts::force_slot(tx, who).await.map_err(db_error)?
+                {
+                    if load > capacity {
+                        tracing::warn!(expert_id = %who, load, capacity, "an acceptance took an expert over capacity");
+                        metrics::counter!("routing_capacity_overrides_total").increment(1);
+                    }
+                    let pool = route.pool.clone().unwrap_or_default();
+                    assignments::open(tx, id, who, &pool, route.attempts + 1, "accepted", None)
+                        .await
+                        .map_err(db_error)?;
+                    route.attempts += 1;
+                }
+                route.status = "accepted".into();
+                routes::save(tx, &route).await.map_err(db_error)?;
+                let origin = Origin::Event(event);
+                self.engine
+                    .drain_all(tx, &freed, origin)
+                    .await
+                    .map_err(db_error)?;
+                return Ok(());
+            }
+            _ => {}
+        }
+        route.status = "accepted".into();
+        routes::save(tx, &route).await.map_err(db_error)
+    }
+
+    async fn on_finished(
+        &self,
+        tx: &mut Tx<'_>,
+        id: Uuid,
+        event: &RawEnvelope,
+    ) -> Result<(), HandleError> {
+        let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
+        let open = assignments::open_for(tx, id).await.map_err(db_error)?;
+        let mut freed = Vec::new();
+        if let Some(o) = &open {
+            freed = experts::pools_of(tx, o.expert_id).await.map_err(db_error)?;
+            lock_pools(tx, &freed).await.map_err(db_error)?;
+            self.engine
+                .close_open(tx, o, "done")
+                .await
+                .map_err(db_error)?;
+        }
+        if route.status != "done" {
+            route.status = "done".into();
+            route.queued_at = None;
+            routes::save(tx, &route).await.map_err(db_error)?;
+        }
+        self.engine
+            .drain_all(tx, &freed, Origin::Event(event))
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 }

@@ -1,4 +1,6 @@
 //! HTTP routes of the routing service.
 
+pub mod experts;
 pub mod pools;
+pub mod reassign;
 pub mod routing;

@@ -2,7 +2,7 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,6 +17,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/routing/history/{ticket_id}", get(history))
         .route("/api/routing/statistics", get(statistics))
+        .route(
+            "/api/routing/reassign/{ticket_id}",
+            post(super::reassign::reassign),
+        )
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
@@ -53,10 +57,11 @@ async fn history(
 }
 
 async fn statistics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let db = &state.pool;
     let rows: Vec<(Option<String>, String, i64)> = sqlx::query_as(
         "SELECT pool, status, count(*) FROM routes GROUP BY pool, status ORDER BY pool, status",
     )
-    .fetch_all(&state.pool)
+    .fetch_all(db)
     .await
     .map_err(ApiError::from_db)?;
     let mut by_pool = serde_json::Map::new();
@@ -66,9 +71,48 @@ async fn statistics(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
             .or_insert_with(|| json!({}));
         entry[status] = json!(count);
     }
-    let decisions: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
-        .fetch_one(&state.pool)
+    let (assigned, p50, p90, p99, mean): (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
+        sqlx::query_as(
+            "SELECT count(*), \
+             percentile_cont(0.5) WITHIN GROUP (ORDER BY s), percentile_cont(0.9) WITHIN GROUP (ORDER BY s), \
+             percentile_cont(0.99) WITHIN GROUP (ORDER BY s), avg(s) \
+             FROM (SELECT extract(epoch FROM first_assigned_at - created_at)::float8 AS s FROM routes \
+                   WHERE first_assigned_at IS NOT NULL AND created_at IS NOT NULL) t",
+        )
+        .fetch_one(db)
         .await
         .map_err(ApiError::from_db)?;
-    Ok(Json(json!({ "by_pool": by_pool, "decisions": decisions })))
+    let outcomes: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, count(*) FROM assignments GROUP BY status ORDER BY status")
+            .fetch_all(db)
+            .await
+            .map_err(ApiError::from_db)?;
+    let reassignments: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM assignments WHERE attempt > 1")
+            .fetch_one(db)
+            .await
+            .map_err(ApiError::from_db)?;
+    let breaches: Vec<(String, i64)> =
+        sqlx::query_as("SELECT clock, count(*) FROM sla_breaches GROUP BY clock ORDER BY clock")
+            .fetch_all(db)
+            .await
+            .map_err(ApiError::from_db)?;
+    let kinds: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, count(*) FROM decisions GROUP BY kind ORDER BY kind")
+            .fetch_all(db)
+            .await
+            .map_err(ApiError::from_db)?;
+    let to_map = |rows: Vec<(String, i64)>| -> serde_json::Map<String, Value> {
+        rows.into_iter().map(|(k, v)| (k, json!(v))).collect()
+    };
+    let decisions: i64 = kinds.iter().map(|(_, n)| n).sum();
+    Ok(Json(json!({
+        "by_pool": by_pool,
+        "decisions": decisions,
+        "decisions_by_kind": to_map(kinds),
+        "time_to_assign_seconds": { "count": assigned, "p50": p50, "p90": p90, "p99": p99, "mean": mean },
+        "assignments_by_outcome": to_map(outcomes),
+        "reassignments": reassignments,
+        "sla_breaches": to_map(breaches),
+    })))
 }

@@ -1,0 +1,347 @@
+//! `routing-bench`: assignment decisions per second and decision latency of the routing
+//! engine on real PostgreSQL, with a large roster and a deep backlog.
+//!
+//! Run (release): `cargo build --release -p sysops-routing --bin routing-bench &&
+//! $CARGO_TARGET_DIR/release/routing-bench` (`--help` for the sizes). It creates a throwaway
+//! database next to `BENCH_DATABASE_URL`'s, drops it at the end, and needs no broker: events
+//! are handed to the same handler the `routing.work` consumer uses, so every decision pays
+//! for its transaction, row locks, inbox and outbox.
+//!
+//! Phases: (1) `--experts` experts are created off duty and `--backlog` tickets wait in the
+//! pools; (2) every expert comes on duty, which assigns the backlog up to capacity;
+//! (3) steady state: `--rate` events per second for `--seconds`, half `ticket.resolved`
+//! (each frees a slot, so the backlog's next ticket is assigned) and half new
+//! `ticket.categorized`; (4) saturation: resolutions as fast as `--concurrency` handlers go.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::json;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use sysops_bus::Incoming;
+use sysops_contract::{Envelope, EventType, RawEnvelope};
+use sysops_platform::db::{connect_and_migrate, PoolSettings};
+use sysops_platform::outbox::Outbox;
+use sysops_routing::config::Config;
+use sysops_routing::domain::{ExpertRequest, NewExpert};
+use sysops_routing::engine::Engine;
+use sysops_routing::roster::save_expert;
+use sysops_routing::worker::Worker;
+use sysops_routing::SCHEMA;
+use sysops_taxonomy::Taxonomy;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "routing-bench",
+    about = "Benchmarks routing's assignment decisions"
+)]
+struct Args {
+    /// An account allowed to create databases.
+    #[arg(
+        long,
+        env = "BENCH_DATABASE_URL",
+        default_value = "postgres://sysops:sysops@127.0.0.1:5432/sysops"
+    )]
+    database_url: String,
+    #[arg(long, default_value_t = 200)]
+    experts: usize,
+    #[arg(long, default_value_t = 10_000)]
+    backlog: usize,
+    /// Events per second in the steady phase.
+    #[arg(long, default_value_t = 500)]
+    rate: u32,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Handlers at once (the consumer's CONCURRENCY).
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[arg(long, env = "TAXONOMY_PATH", default_value = "models/taxonomy.toml")]
+    taxonomy_path: std::path::PathBuf,
+}
+
+const REGIONS: [&str; 4] = ["north", "south", "east", "west"];
+
+/// Open assignments not yet resolved by the bench, oldest first.
+struct Open {
+    cursor: i64,
+    queue: VecDeque<(Uuid, Uuid)>,
+}
+
+async fn refill(pool: &PgPool, open: &Mutex<Open>) -> anyhow::Result<Option<(Uuid, Uuid)>> {
+    let mut o = open.lock().await;
+    if o.queue.is_empty() {
+        let rows: Vec<(i64, Uuid, Uuid)> = sqlx::query_as(
+            "SELECT id, ticket_id, expert_id FROM assignments WHERE status = 'assigned' AND id > $1 ORDER BY id",
+        )
+        .bind(o.cursor)
+        .fetch_all(pool)
+        .await?;
+        for (id, t, e) in rows {
+            o.cursor = o.cursor.max(id);
+            o.queue.push_back((t, e));
+        }
+    }
+    Ok(o.queue.pop_front())
+}
+
+fn resolved(ticket: Uuid, expert: Uuid) -> RawEnvelope {
+    let data = json!({ "by": "bench", "assignee": expert });
+    Envelope::new(EventType::TicketResolved, Some(ticket), data)
+}
+
+fn categorized(category: &str) -> RawEnvelope {
+    let data = json!({ "category": category, "confidence": 0.9, "method": "keyword", "latency_ms": 1.0, "needs_review": false });
+    Envelope::new(EventType::TicketCategorized, Some(Uuid::now_v7()), data)
+}
+
+async fn handle(worker: &Worker, envelope: RawEnvelope) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    worker
+        .handle(Incoming {
+            envelope,
+            redelivered: false,
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(started.elapsed())
+}
+
+async fn assignments(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM assignments")
+        .fetch_one(pool)
+        .await?)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn report(name: &str, mut latencies: Vec<Duration>, decisions: i64, elapsed: Duration) {
+    latencies.sort();
+    println!(
+        "{name}: {decisions} decisions in {:.2}s = {:.0} decisions/s; {} events, latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        elapsed.as_secs_f64(),
+        decisions as f64 / elapsed.as_secs_f64(),
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let taxonomy = Taxonomy::load(&args.taxonomy_path).context("loading the taxonomy")?;
+    let pools: Vec<String> = taxonomy.pools().keys().map(|p| p.to_string()).collect();
+    let categories: Vec<(String, String)> = pools
+        .iter()
+        .filter_map(|p| {
+            taxonomy
+                .pools()
+                .get(p.as_str())
+                .and_then(|c| c.first())
+                .map(|c| (c.to_string(), p.clone()))
+        })
+        .collect();
+
+    let name = format!(
+        "routing_bench_{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut admin = PgConnection::connect(&args.database_url)
+        .await
+        .context("connecting")?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let url = match args.database_url.rfind('/') {
+        Some(i) => format!("{}/{name}", &args.database_url[..i]),
+        None => anyhow::bail!("the database URL names no database"),
+    };
+    let settings = PoolSettings {
+        max_connections: (args.concurrency as u32 + 4).max(8),
+        ..Default::default()
+    };
+    let pool = connect_and_migrate(&url, SCHEMA, settings, sqlx::migrate!("./migrations")).await?;
+    let defaults = Config::for_tests(&url, "bench");
+    let engine = Engine {
+        outbox: Outbox::new(SCHEMA),
+        taxonomy: Arc::new(taxonomy),
+        sla: defaults.sla(),
+        max_rejections: 3,
+    };
+    let worker = Worker {
+        pool: pool.clone(),
+        engine: engine.clone(),
+    };
+    let result = run(&args, &pool, &engine, &worker, &pools, &categories).await;
+    pool.close().await;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await?;
+    result
+}
+
+async fn run(
+    args: &Args,
+    pool: &PgPool,
+    engine: &Engine,
+    worker: &Worker,
+    pools: &[String],
+    categories: &[(String, String)],
+) -> anyhow::Result<()> {
+    // (1) The roster, off duty, and the backlog.
+    let known: Vec<&str> = pools.iter().map(String::as_str).collect();
+    let mut roster = Vec::new();
+    for i in 0..args.experts {
+        let mut skills = serde_json::Map::new();
+        skills.insert(
+            pools[i % pools.len()].clone(),
+            json!(0.5 + (i % 5) as f64 / 10.0),
+        );
+        if i % 2 == 0 {
+            skills.insert(pools[(i * 7 + 3) % pools.len()].clone(), json!(0.4));
+        }
+        let req: ExpertRequest = serde_json::from_value(json!({
+            "name": format!("expert {i}"), "skills": skills, "capacity": 3 + (i % 6) as i32,
+            "regions": [REGIONS[i % 4]], "availability": "off"
+        }))?;
+        let expert = NewExpert::parse(req, &known).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let id = Uuid::now_v7();
+        let mut tx = pool.begin().await?;
+        save_expert(&mut tx, engine, id, &expert).await?;
+        tx.commit().await?;
+        roster.push((id, expert));
+    }
+    sqlx::query(
+        "INSERT INTO routes (ticket_id, priority, region, category, pool, status, created_at, queued_at) \
+         SELECT gen_random_uuid(), (ARRAY['low','normal','normal','high','urgent'])[1 + (g % 5)], \
+                (ARRAY['north','south','east','west'])[1 + (g % 4)], c.category, c.pool, 'queued', \
+                now() - make_interval(secs => g), now() - make_interval(secs => g) \
+         FROM generate_series(1, $1) g \
+         JOIN (SELECT row_number() OVER () - 1 AS k, * FROM UNNEST($2::text[], $3::text[]) AS u(category, pool)) c \
+           ON c.k = g % $4",
+    )
+    .bind(args.backlog as i64)
+    .bind(categories.iter().map(|c| c.0.clone()).collect::<Vec<_>>())
+    .bind(categories.iter().map(|c| c.1.clone()).collect::<Vec<_>>())
+    .bind(categories.len() as i64)
+    .execute(pool)
+    .await?;
+    let capacity: i64 = sqlx::query_scalar("SELECT sum(capacity) FROM experts")
+        .fetch_one(pool)
+        .await?;
+    println!(
+        "{} experts (total capacity {capacity}) in {} pools; backlog {} tickets",
+        args.experts,
+        pools.len(),
+        args.backlog
+    );
+
+    // (2) Everyone comes on duty: the backlog is assigned up to capacity.
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    for (id, expert) in &mut roster {
+        expert.availability = sysops_contract::Availability::Available;
+        let t = Instant::now();
+        let mut tx = pool.begin().await?;
+        save_expert(&mut tx, engine, *id, expert).await?;
+        tx.commit().await?;
+        latencies.push(t.elapsed());
+    }
+    report(
+        "on duty (backlog drain)",
+        latencies,
+        assignments(pool).await?,
+        started.elapsed(),
+    );
+
+    let open = Arc::new(Mutex::new(Open {
+        cursor: 0,
+        queue: VecDeque::new(),
+    }));
+    // (3) Steady state at the given rate.
+    let before = assignments(pool).await?;
+    let started = Instant::now();
+    let total = args.rate as u64 * args.seconds;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1) / args.rate.max(1));
+    let limit = Arc::new(tokio::sync::Semaphore::new(args.concurrency * 4));
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..total {
+        ticker.tick().await;
+        let permit = limit.clone().acquire_owned().await?;
+        let (worker, pool, open) = (worker.clone(), pool.clone(), open.clone());
+        let category = categories[n as usize % categories.len()].0.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let event = if n % 2 == 0 {
+                match refill(&pool, &open).await? {
+                    Some((t, e)) => resolved(t, e),
+                    None => categorized(&category),
+                }
+            } else {
+                categorized(&category)
+            };
+            handle(&worker, event).await
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        latencies.push(r??);
+    }
+    let elapsed = started.elapsed();
+    report(
+        &format!("steady {} events/s", args.rate),
+        latencies,
+        assignments(pool).await? - before,
+        elapsed,
+    );
+
+    // (4) Saturation: resolutions as fast as the handlers go; each assigns the next ticket.
+    let before = assignments(pool).await?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.seconds);
+    let mut handlers = tokio::task::JoinSet::new();
+    for _ in 0..args.concurrency {
+        let (worker, pool, open) = (worker.clone(), pool.clone(), open.clone());
+        handlers.spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let Some((t, e)) = refill(&pool, &open).await? else {
+                    break;
+                };
+                latencies.push(handle(&worker, resolved(t, e)).await?);
+            }
+            anyhow::Ok(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(r) = handlers.join_next().await {
+        latencies.extend(r??);
+    }
+    report(
+        &format!("saturation, {} handlers", args.concurrency),
+        latencies,
+        assignments(pool).await? - before,
+        started.elapsed(),
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM routes WHERE status = 'queued'")
+        .fetch_one(pool)
+        .await?;
+    let over: i64 = sqlx::query_scalar("SELECT count(*) FROM experts WHERE load > capacity")
+        .fetch_one(pool)
+        .await?;
+    println!("backlog left {left}; experts over capacity {over}");
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! The assignment engine: places one ticket (best eligible expert, or the backlog), drains a
+//! pool's backlog when capacity frees, and closes assignments. Every function runs inside the
+//! caller's transaction, after the caller locked the ticket's route and the pools concerned
+//! ([`crate::store::lock_pools`]); effects, decisions and outgoing events commit together.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use sysops_contract::{
+    Availability, Envelope, EventType, RawEnvelope, TicketAssigned, TicketQueued,
+};
+use sysops_platform::outbox::Outbox;
+use sysops_taxonomy::Taxonomy;
+
+use crate::domain::{choose, Candidate, SlaPolicy, TicketFacts};
+use crate::store::assignments::{self, OpenAssignment};
+use crate::store::experts;
+use crate::store::routes::{self, Route};
+
+/// Backlog tickets locked per round of a drain.
+const DRAIN_BATCH: i64 = 16;
+
+/// What caused the work: an event (outgoing ids derive from it, so a redelivery repeats
+/// them) or a person or clock (fresh ids).
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    Event(&'a RawEnvelope),
+    Fresh(&'static str),
+}
+
+impl Origin<'_> {
+    fn name(&self) -> &str {
+        match self {
+            Origin::Event(e) => e.event_type.routing_key(),
+            Origin::Fresh(what) => what,
+        }
+    }
+}
+
+/// Where a ticket ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    Assigned { expert_id: Uuid, attempt: i32 },
+    Queued,
+}
+
+/// The assignment rules and where their events go.
+#[derive(Clone)]
+pub struct Engine {
+    pub outbox: Outbox,
+    pub taxonomy: Arc<Taxonomy>,
+    pub sla: SlaPolicy,
+    /// Rejections after which a ticket goes to a manager.
+    pub max_rejections: u32,
+}
+
+fn encode(e: serde_json::Error) -> sqlx::Error {
+    sqlx::Error::Encode(Box::new(e))
+}
+
+impl Engine {
+    /// Builds an outgoing event about `ticket_id` and writes it to the outbox.
+    pub async fn emit<T: Serialize>(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        origin: Origin<'_>,
+        ticket_id: Uuid,
+        event_type: EventType,
+        data: T,
+    ) -> Result<RawEnvelope, sqlx::Error> {
+        let mut envelope = match origin {
+            Origin::Event(cause) => Envelope::derived_with_discriminator(
+                cause,
+                event_type,
+                &ticket_id.to_string(),
+                data,
+            ),
+            Origin::Fresh(_) => Envelope::new(event_type, Some(ticket_id), data),
+        };
+        envelope.ticket_id = Some(ticket_id);
+        let raw = envelope.to_raw().map_err(encode)?;
+        self.outbox.enqueue(tx, &raw).await?;
+        Ok(raw)
+    }
+
+    /// Gives the ticket to the best eligible expert of its pool, or puts it in the backlog
+    /// (announcing `ticket.queued` unless it already waited there).
+    pub async fn place(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        route: &mut Route,
+        origin: Origin<'_>,
+    ) -> Result<Placement, sqlx::Error> {
+        let pool = route.pool.clone().unwrap_or_default();
+        let mut candidates = experts::candidates(tx, &pool, Utc::now()).await?;
+        self.place_among(tx, route, origin, &mut candidates, true)
+            .await
+    }
+
+    /// [`Engine::place`] with the pool's candidates already loaded; they are updated as
+    /// slots are taken so a drain loads them once.
+    async fn place_among(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        route: &mut Route,
+        origin: Origin<'_>,
+        candidates: &mut [Candidate],
+        announce_queue: bool,
+    ) -> Result<Placement, sqlx::Error> {
+        let started = std::time::Instant::now();
+        let now = Utc::now();
+        let pool = route.pool.clone().unwrap_or_default();
+        let facts = TicketFacts {
+            ticket_id: route.ticket_id,
+            region: route.region.clone(),
+            excluded: route.excluded.clone(),
+        };
+        let choice = choose(candidates, &facts, now);
+        let mut winner = None;
+        for s in &choice.ranked {
+            let c = &mut candidates[s.index];
+            if experts::take_slot(tx, c.expert_id).await? {
+                c.load += 1;
+                c.last_assigned_at = Some(now);
+                winner = Some(s.index);
+                break;
+            }
+            // Another pool's transaction took the last unit; forget this expert here.
+            c.load = c.capacity;
+        }
+        let Some(w) = winner else {
+            let was_queued = route.status == "queued";
+            if was_queued && !announce_queue {
+                return Ok(Placement::Queued);
+            }
+            route.status = "queued".into();
+            if !was_queued || route.queued_at.is_none() {
+                route.queued_at = Some(now);
+            }
+            routes::save(tx, route).await?;
+            if !was_queued {
+                let record = choice.queue_record(candidates);
+                let event = self
+                    .emit(
+                        tx,
+                        origin,
+                        route.ticket_id,
+                        EventType::TicketQueued,
+                        TicketQueued {
+                            category: route.category.clone().unwrap_or_default(),
+                            pool: pool.clone(),
+                            reason: Some(record.reason.clone()),
+                        },
+                    )
+                    .await?;
+                let detail = json!({ "reason": record.reason, "candidates": record.candidates, "cause": origin.name() });
+                routes::record_decision(tx, event.id, route, "queued", detail).await?;
+                metrics::counter!("routing_queued_total", "pool" => pool).increment(1);
+            }
+            return Ok(Placement::Queued);
+        };
+        let expert = &candidates[w];
+        let record = choice.record(candidates, w, route.region.as_deref());
+        let attempt = route.attempts + 1;
+        let due = accept_due(&self.sla, route, now);
+        assignments::open(
+            tx,
+            route.ticket_id,
+            expert.expert_id,
+            &pool,
+            attempt,
+            "assigned",
+            Some(due),
+        )
+        .await?;
+        route.status = "assigned".into();
+        route.attempts = attempt;
+        route.queued_at = None;
+        routes::save(tx, route).await?;
+        let payload = TicketAssigned {
+            pool: pool.clone(),
+            expert_id: expert.expert_id,
+            expert_name: expert.name.clone(),
+            attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+            decision: record,
+        };
+        let detail = json!({
+            "expert_id": payload.expert_id, "expert_name": payload.expert_name, "attempt": attempt,
+            "reason": payload.decision.reason, "candidates": payload.decision.candidates,
+            "accept_due_at": due, "cause": origin.name(),
+        });
+        let event = self
+            .emit(
+                tx,
+                origin,
+                route.ticket_id,
+                EventType::TicketAssigned,
+                payload,
+            )
+            .await?;
+        routes::record_decision(tx, event.id, route, "assigned", detail).await?;
+        metrics::counter!("routing_assigned_total", "pool" => pool).increment(1);
+        metrics::histogram!("routing_decision_seconds").record(started.elapsed().as_secs_f64());
+        Ok(Placement::Assigned {
+            expert_id: expert.expert_id,
+            attempt,
+        })
+    }
+
+    /// Assigns the pool's backlog, by priority then age, while any expert of the pool has
+    /// room. The pool must be locked. Returns how many tickets were assigned.
+    pub async fn drain(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        pool: &str,
+        origin: Origin<'_>,
+    ) -> Result<usize, sqlx::Error> {
+        let now = Utc::now();
+        let mut candidates = experts::candidates(tx, pool, now).await?;
+        let mut skipped = Vec::new();
+        let mut assigned = 0;
+        'rounds: loop {
+            if !has_room(&candidates) {
+                break;
+            }
+            let batch = routes::lock_backlog(tx, pool, &skipped, DRAIN_BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for mut route in batch {
+                match self
+                    .place_among(tx, &mut route, origin, &mut candidates, false)
+                    .await?
+                {
+                    Placement::Assigned { .. } => assigned += 1,
+                    // Everyone with room rejected this one; later tickets may still fit.
+                    Placement::Queued => skipped.push(route.ticket_id),
+                }
+                if !has_room(&candidates) {
+                    break 'rounds;
+                }
+            }
+        }
+        Ok(assigned)
+    }
+
+    /// Drains every pool in `pools` (already locked).
+    pub async fn drain_all(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        pools: &[String],
+        origin: Origin<'_>,
+    ) -> Result<usize, sqlx::Error> {
+        let mut total = 0;
+        for pool in pools {
+            total += self.drain(tx, pool, origin).await?;
+        }
+        Ok(total)
+    }
+
+    /// Closes the ticket's open assignment with `outcome` and gives the expert's unit back.
+    pub async fn close_open(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        open: &OpenAssignment,
+        outcome: &str,
+    ) -> Result<(), sqlx::Error> {
+        assignments::close(tx, open.id, outcome).await?;
+        experts::release_slot(tx, open.expert_id).await
+    }
+}
+
+/// When the accept clock of an assignment made now runs out.
+fn accept_due(sla: &SlaPolicy, route: &Route, now: DateTime<Utc>) -> DateTime<Utc> {
+    let limit = sla.accept.for_priority(route.priority());
+    now + chrono::Duration::from_std(limit).unwrap_or(chrono::Duration::days(365))
+}
+
+fn has_room(candidates: &[Candidate]) -> bool {
+    candidates
+        .iter()
+        .any(|c| c.availability == Availability::Available && c.in_shift && c.load < c.capacity)
+}

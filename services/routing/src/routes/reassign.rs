@@ -1,0 +1,188 @@
+//! `POST /api/routing/reassign/{ticket_id}`: a manager moves a ticket by hand, to a named
+//! expert or to the best other one. Recorded like every decision.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use sysops_contract::{
+    CandidateScore, DecisionRecord, EventType, TicketAssigned, TicketUnassigned,
+};
+use sysops_platform::{ApiError, ApiJson};
+
+use crate::engine::{Origin, Placement};
+use crate::startup::AppState;
+use crate::store::{assignments, experts, lock_pools, routes};
+
+/// Body of the request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignRequest {
+    /// The expert to give the ticket to; absent: the best eligible other expert.
+    pub expert_id: Option<Uuid>,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// Route statuses a manager may reassign from.
+const REASSIGNABLE: [&str; 4] = ["queued", "assigned", "escalated", "review"];
+
+#[tracing::instrument(skip_all, fields(ticket_id))]
+pub async fn reassign(
+    State(state): State<AppState>,
+    id: Result<Path<Uuid>, PathRejection>,
+    ApiJson(req): ApiJson<ReassignRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let Path(ticket_id) =
+        id.map_err(|r| ApiError::bad_request(format!("invalid path: {}", r.body_text())))?;
+    tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
+    let by = req.by.clone().unwrap_or_else(|| "anonymous".into());
+    let engine = &state.engine;
+    let db = |e| ApiError::from_db(e);
+    let mut tx = state.pool.begin().await.map_err(db)?;
+    let mut route = routes::lock(&mut tx, ticket_id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| ApiError::not_found(format!("routing knows no ticket {ticket_id}")))?;
+    if !REASSIGNABLE.contains(&route.status.as_str()) || route.pool.is_none() {
+        return Err(ApiError::conflict(format!(
+            "cannot reassign a ticket whose routing status is {}; allowed: {}",
+            route.status,
+            REASSIGNABLE.join(", ")
+        ))
+        .with_detail(json!({ "status": route.status })));
+    }
+    let pool = route.pool.clone().unwrap_or_default();
+    let open = assignments::open_for(&mut tx, ticket_id)
+        .await
+        .map_err(db)?;
+    let mut locks = vec![pool.clone()];
+    if let Some(o) = &open {
+        locks.extend(experts::pools_of(&mut tx, o.expert_id).await.map_err(db)?);
+    }
+    if let Some(target) = req.expert_id {
+        locks.extend(experts::pools_of(&mut tx, target).await.map_err(db)?);
+    }
+    lock_pools(&mut tx, &locks).await.map_err(db)?;
+    let origin = Origin::Fresh("manual_reassignment");
+    let mut excluded_now = None;
+    if let Some(o) = &open {
+        if Some(o.expert_id) == req.expert_id {
+            return Err(ApiError::conflict(
+                "the ticket is already assigned to that expert",
+            ));
+        }
+        engine.close_open(&mut tx, o, "moved").await.map_err(db)?;
+        let data = TicketUnassigned {
+            expert_id: o.expert_id,
+            reason: req
+                .reason
+                .clone()
+                .unwrap_or_else(|| "reassigned by a manager".into()),
+            by: by.clone(),
+        };
+        engine
+            .emit(
+                &mut tx,
+                origin,
+                ticket_id,
+                EventType::TicketUnassigned,
+                data,
+            )
+            .await
+            .map_err(db)?;
+        excluded_now = Some(o.expert_id);
+    }
+    let outcome = match req.expert_id {
+        Some(target) => {
+            let expert = experts::get(&mut *tx, target)
+                .await
+                .map_err(db)?
+                .ok_or_else(|| ApiError::unprocessable(format!("no expert {target}")))?;
+            if !experts::take_slot(&mut tx, target).await.map_err(db)? {
+                return Err(ApiError::conflict(format!(
+                    "{} cannot take the ticket: not available or at capacity ({}/{})",
+                    expert.name, expert.load, expert.capacity
+                )));
+            }
+            let attempt = route.attempts + 1;
+            assignments::open(&mut tx, ticket_id, target, &pool, attempt, "assigned", None)
+                .await
+                .map_err(db)?;
+            route.status = "assigned".into();
+            route.attempts = attempt;
+            route.queued_at = None;
+            routes::save(&mut tx, &route).await.map_err(db)?;
+            let reason = format!(
+                "reassigned by hand by {by}{}",
+                req.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+            let payload = TicketAssigned {
+                pool: pool.clone(),
+                expert_id: target,
+                expert_name: expert.name.clone(),
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                decision: DecisionRecord {
+                    candidates: vec![CandidateScore {
+                        expert_id: target,
+                        name: expert.name.clone(),
+                        score: 1.0,
+                        note: "chosen by a manager".into(),
+                    }],
+                    reason: reason.clone(),
+                },
+            };
+            let detail = json!({ "expert_id": target, "expert_name": expert.name, "attempt": attempt, "reason": reason, "by": by });
+            let event = engine
+                .emit(
+                    &mut tx,
+                    origin,
+                    ticket_id,
+                    EventType::TicketAssigned,
+                    payload,
+                )
+                .await
+                .map_err(db)?;
+            routes::record_decision(&mut tx, event.id, &route, "reassigned", detail)
+                .await
+                .map_err(db)?;
+            Placement::Assigned {
+                expert_id: target,
+                attempt,
+            }
+        }
+        None => {
+            // The previous expert is left out of this choice only, not banned.
+            let saved = route.excluded.clone();
+            route.excluded.extend(excluded_now);
+            route.status = "new".into();
+            let placed = engine
+                .place(&mut tx, &mut route, origin)
+                .await
+                .map_err(db)?;
+            route.excluded = saved;
+            routes::save(&mut tx, &route).await.map_err(db)?;
+            placed
+        }
+    };
+    let freed: Vec<String> = locks.into_iter().filter(|p| *p != pool).collect();
+    engine
+        .drain_all(&mut tx, &freed, origin)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    metrics::counter!("routing_manual_reassignments_total").increment(1);
+    let body = match outcome {
+        Placement::Assigned { expert_id, attempt } => {
+            json!({ "ticket_id": ticket_id, "outcome": "assigned", "expert_id": expert_id, "attempt": attempt })
+        }
+        Placement::Queued => json!({ "ticket_id": ticket_id, "outcome": "queued" }),
+    };
+    Ok(Json(body))
+}

@@ -1,0 +1,143 @@
+//! `routes`: what routing knows of each ticket, and the pool backlogs.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use sysops_contract::Priority;
+
+/// A ticket as routing tracks it. Statuses: `new`, `review` (waits for a person's category),
+/// `queued` (in the pool backlog), `assigned`, `accepted`, `escalated` (rejected too often;
+/// a manager decides), `done`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Route {
+    pub ticket_id: Uuid,
+    pub priority: String,
+    pub region: Option<String>,
+    pub category: Option<String>,
+    pub pool: Option<String>,
+    pub status: String,
+    pub excluded: Vec<Uuid>,
+    pub rejections: i32,
+    pub attempts: i32,
+    pub created_at: Option<DateTime<Utc>>,
+    pub queued_at: Option<DateTime<Utc>>,
+}
+
+impl Route {
+    pub fn priority(&self) -> Priority {
+        self.priority.parse().unwrap_or_default()
+    }
+}
+
+const COLUMNS: &str = "ticket_id, priority, region, category, pool, status, excluded, rejections, attempts, created_at, queued_at";
+
+/// Locks the ticket's route, creating it (status `new`) when routing has not seen the ticket.
+pub async fn lock_or_create(
+    tx: &mut Transaction<'_, Postgres>,
+    ticket_id: Uuid,
+) -> Result<Route, sqlx::Error> {
+    sqlx::query("INSERT INTO routes (ticket_id, status) VALUES ($1, 'new') ON CONFLICT DO NOTHING")
+        .bind(ticket_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM routes WHERE ticket_id = $1 FOR UPDATE"
+    ))
+    .bind(ticket_id)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Locks the ticket's route if it exists and no one else holds it.
+pub async fn try_lock(
+    tx: &mut Transaction<'_, Postgres>,
+    ticket_id: Uuid,
+) -> Result<Option<Route>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM routes WHERE ticket_id = $1 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(ticket_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Locks the ticket's route if it exists.
+pub async fn lock(
+    tx: &mut Transaction<'_, Postgres>,
+    ticket_id: Uuid,
+) -> Result<Option<Route>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM routes WHERE ticket_id = $1 FOR UPDATE"
+    ))
+    .bind(ticket_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// The next backlog tickets of a pool in assignment order (priority, then age in the
+/// backlog), skipping those other transactions hold and those in `skip`.
+pub async fn lock_backlog(
+    tx: &mut Transaction<'_, Postgres>,
+    pool: &str,
+    skip: &[Uuid],
+    limit: i64,
+) -> Result<Vec<Route>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM routes WHERE status = 'queued' AND pool = $1 AND NOT (ticket_id = ANY($2)) \
+         ORDER BY priority_rank DESC, queued_at, ticket_id LIMIT $3 FOR UPDATE SKIP LOCKED"
+    ))
+    .bind(pool)
+    .bind(skip)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Stores the route's mutable fields.
+pub async fn save(tx: &mut Transaction<'_, Postgres>, r: &Route) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE routes SET priority = $2, region = $3, category = $4, pool = $5, status = $6, excluded = $7, \
+         rejections = $8, attempts = $9, created_at = $10, queued_at = $11, updated_at = now(), \
+         first_assigned_at = CASE WHEN $6 = 'assigned' THEN COALESCE(first_assigned_at, now()) ELSE first_assigned_at END, \
+         resolved_at = CASE WHEN $6 = 'done' THEN COALESCE(resolved_at, now()) ELSE resolved_at END \
+         WHERE ticket_id = $1",
+    )
+    .bind(r.ticket_id)
+    .bind(&r.priority)
+    .bind(&r.region)
+    .bind(&r.category)
+    .bind(&r.pool)
+    .bind(&r.status)
+    .bind(&r.excluded)
+    .bind(r.rejections)
+    .bind(r.attempts)
+    .bind(r.created_at)
+    .bind(r.queued_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records a decision about a ticket: the record behind `/api/routing/history`.
+pub async fn record_decision(
+    tx: &mut Transaction<'_, Postgres>,
+    event_id: Uuid,
+    r: &Route,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(r.ticket_id)
+    .bind(kind)
+    .bind(&r.category)
+    .bind(&r.pool)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
