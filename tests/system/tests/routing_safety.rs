@@ -1,0 +1,236 @@
+//! Routing under concurrency and faults, over real processes: two replicas never double-assign
+//! or overload an expert, redeliveries change nothing, a killed replica loses no ticket.
+
+mod routing_support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use sysops_contract::EventType;
+use sysops_system_tests::SETTLE;
+use sysops_testkit::{wait_for, ServiceProcess, TestEnv};
+
+use routing_support::*;
+
+/// 20 experts of mixed capacity (1 to 6) over the test pools, some in two pools.
+async fn roster(http: &reqwest::Client, base: &str) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..20usize {
+        let (_, pool) = CATEGORIES[i % CATEGORIES.len()];
+        let (_, second) = CATEGORIES[(i + 1) % CATEGORIES.len()];
+        let skills = if i % 3 == 0 {
+            json!({ pool: 0.9, second: 0.5 })
+        } else {
+            json!({ pool: 0.6 + (i as f64) / 100.0 })
+        };
+        let capacity = 1 + (i % 6) as i32;
+        ids.push(create_expert(http, base, &format!("expert {i}"), skills, capacity).await);
+    }
+    ids
+}
+
+#[tokio::test]
+async fn two_replicas_assign_a_thousand_tickets_without_double_assignment_or_overload() {
+    let env = TestEnv::new().await;
+    let service_env = env.service_env();
+    let a = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("replica a");
+    let _b = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("replica b");
+    let http = reqwest::Client::new();
+    roster(&http, &a.url()).await;
+    let db = env.pool("routing").await;
+    let bus = env.bus();
+
+    let events: Vec<_> = (0..1000)
+        .map(|i| categorized(Uuid::now_v7(), CATEGORIES[i % CATEGORIES.len()].0))
+        .collect();
+    publish(&bus, &events).await;
+
+    // Watch the invariants while the replicas work, not only at the end.
+    let checks = std::sync::atomic::AtomicUsize::new(0);
+    wait_for("1000 tickets routed", SETTLE, || async {
+        let v = violations(&db).await;
+        assert!(v.is_empty(), "{v:?}");
+        checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (count_routes(&db, &["assigned", "queued"]).await == 1000).then_some(())
+    })
+    .await
+    .expect("every ticket routed");
+
+    // Free capacity three times over: resolving every open assignment makes both replicas
+    // drain the backlogs at once.
+    for round in 0..3 {
+        let open = open_assignments(&db).await;
+        let resolved: Vec<_> = open
+            .iter()
+            .map(|(t, e)| lifecycle(EventType::TicketResolved, *t, Some(*e)))
+            .collect();
+        let done_before = count_routes(&db, &["done"]).await;
+        publish(&bus, &resolved).await;
+        wait_for(&format!("round {round} resolved"), SETTLE, || async {
+            let v = violations(&db).await;
+            assert!(v.is_empty(), "{v:?}");
+            (count_routes(&db, &["done"]).await >= done_before + open.len() as i64).then_some(())
+        })
+        .await
+        .expect("resolutions applied");
+    }
+    wait_for(
+        "no ticket stranded in a backlog",
+        Duration::from_secs(10),
+        || async { (stranded(&db).await == 0).then_some(()) },
+    )
+    .await
+    .expect("backlog assigned while experts have room");
+    assert!(violations(&db).await.is_empty());
+    let assigned: i64 = sqlx::query_scalar("SELECT count(*) FROM assignments")
+        .fetch_one(&db)
+        .await
+        .expect("count");
+    eprintln!(
+        "{assigned} assignments, invariants checked {} times during the first wave",
+        checks.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    assert!(
+        assigned > 200,
+        "four waves of capacity (66 each) were used: {assigned}"
+    );
+    db.close().await;
+    bus.close().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_categorized_or_rejected_event_changes_nothing() {
+    let env = TestEnv::new().await;
+    let routing = ServiceProcess::start("routing", &env.service_env())
+        .await
+        .expect("routing");
+    let http = reqwest::Client::new();
+    for name in ["ann", "bob", "cid"] {
+        create_expert(&http, &routing.url(), name, json!({"printers": 0.8}), 2).await;
+    }
+    let db = env.pool("routing").await;
+    let bus = env.bus();
+    let ticket = Uuid::now_v7();
+    let event = categorized(ticket, "printers");
+    let state = || async {
+        let a: i64 = sqlx::query_scalar("SELECT count(*) FROM assignments")
+            .fetch_one(&db)
+            .await
+            .expect("a");
+        let d: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
+            .fetch_one(&db)
+            .await
+            .expect("d");
+        let o: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+            .fetch_one(&db)
+            .await
+            .expect("o");
+        let load: i64 = sqlx::query_scalar("SELECT sum(load) FROM experts")
+            .fetch_one(&db)
+            .await
+            .expect("l");
+        (a, d, o, load)
+    };
+
+    bus.publish(&event).await.expect("published");
+    let first = wait_for("assigned", SETTLE, || async {
+        (count_routes(&db, &["assigned"]).await == 1).then_some(())
+    })
+    .await;
+    first.expect("the ticket is assigned");
+    let after_first = state().await;
+    bus.publish(&event).await.expect("published again");
+    let (_, expert) = open_assignments(&db).await[0];
+    let rejected = lifecycle(EventType::TicketRejected, ticket, Some(expert));
+    bus.publish(&rejected).await.expect("rejected");
+    wait_for("reassigned", SETTLE, || async {
+        let open = open_assignments(&db).await;
+        (open.len() == 1 && open[0].1 != expert).then_some(())
+    })
+    .await
+    .expect("the ticket went to another expert");
+    let after_reject = state().await;
+    assert_eq!(
+        after_reject.0,
+        after_first.0 + 1,
+        "one more assignment, none from the repeat"
+    );
+    bus.publish(&rejected).await.expect("rejected again");
+    bus.publish(&event).await.expect("categorized a third time");
+    // Give the repeats time to be handled (they are acknowledged as already seen).
+    let marker = categorized(Uuid::now_v7(), "printers");
+    bus.publish(&marker).await.expect("marker");
+    wait_for("the marker routed", SETTLE, || async {
+        (count_routes(&db, &["assigned", "queued"]).await == 2).then_some(())
+    })
+    .await
+    .expect("marker handled");
+    let (a, d, o, load) = state().await;
+    assert_eq!(a, after_reject.0 + 1, "only the marker was assigned");
+    assert_eq!(load, after_reject.3 + 1);
+    assert!(d > after_reject.1 && o > after_reject.2);
+    let rejections: i32 = sqlx::query_scalar("SELECT rejections FROM routes WHERE ticket_id = $1")
+        .bind(ticket)
+        .fetch_one(&db)
+        .await
+        .expect("rejections");
+    assert_eq!(rejections, 1);
+    db.close().await;
+    bus.close().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_routing_replica_killed_mid_stream_loses_no_ticket() {
+    let env = TestEnv::new().await;
+    let mut service_env = env.service_env();
+    service_env.push(("CONCURRENCY".into(), "2".into()));
+    let mut a = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("replica a");
+    let b = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("replica b");
+    let http = reqwest::Client::new();
+    roster(&http, &b.url()).await;
+    let db = env.pool("routing").await;
+    let bus = env.bus();
+    let events: Vec<_> = (0..600)
+        .map(|i| categorized(Uuid::now_v7(), CATEGORIES[i % CATEGORIES.len()].0))
+        .collect();
+    publish(&bus, &events).await;
+    wait_for("some tickets routed", SETTLE, || async {
+        let n = count_routes(&db, &["assigned", "queued"]).await;
+        (n >= 50).then_some(())
+    })
+    .await
+    .expect("routing started");
+    a.kill().await;
+    let at_kill = count_routes(&db, &["assigned", "queued"]).await;
+    eprintln!("killed replica a with {at_kill} of 600 routed");
+    wait_for("all 600 routed by the survivor", SETTLE, || async {
+        (count_routes(&db, &["assigned", "queued"]).await == 600).then_some(())
+    })
+    .await
+    .expect("no ticket lost");
+    let first_decisions: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT ticket_id FROM decisions WHERE kind IN ('assigned','queued') \
+         GROUP BY ticket_id HAVING count(*) = 1) t",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("decisions");
+    assert_eq!(first_decisions, 600, "each ticket decided exactly once");
+    assert!(violations(&db).await.is_empty());
+    assert_eq!(stranded(&db).await, 0);
+    db.close().await;
+    bus.close().await;
+    env.cleanup().await;
+}
