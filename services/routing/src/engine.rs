@@ -225,10 +225,12 @@ impl Engine {
         let mut skipped = Vec::new();
         let mut assigned = 0;
         'rounds: loop {
-            if !has_room(&candidates) {
+            // Lock no more backlog rows than the pool has room for: usually one slot frees.
+            let room = room(&candidates);
+            if room == 0 {
                 break;
             }
-            let batch = routes::lock_backlog(tx, pool, &skipped, DRAIN_BATCH).await?;
+            let batch = routes::lock_backlog(tx, pool, &skipped, room.min(DRAIN_BATCH)).await?;
             if batch.is_empty() {
                 break;
             }
@@ -282,7 +284,14 @@ fn accept_due(sla: &SlaPolicy, route: &Route, now: DateTime<Utc>) -> DateTime<Ut
 }
 
 fn has_room(candidates: &[Candidate]) -> bool {
+    room(candidates) > 0
+}
+
+/// Free units of capacity among the candidates who can take work now.
+fn room(candidates: &[Candidate]) -> i64 {
     candidates
         .iter()
-        .any(|c| c.availability == Availability::Available && c.in_shift && c.load < c.capacity)
+        .filter(|c| c.availability == Availability::Available && c.in_shift)
+        .map(|c| i64::from((c.capacity - c.load).max(0)))
+        .sum()
 }

@@ -118,6 +118,13 @@ async fn assignments(pool: &PgPool) -> anyhow::Result<i64> {
         .await?)
 }
 
+/// Decisions of every kind (assigned and queued alike).
+async fn decisions(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM decisions")
+        .fetch_one(pool)
+        .await?)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -273,6 +280,7 @@ async fn run(
     }));
     // (3) Steady state at the given rate.
     let before = assignments(pool).await?;
+    let decided_before = decisions(pool).await?;
     let started = Instant::now();
     let total = args.rate as u64 * args.seconds;
     let mut ticker = tokio::time::interval(Duration::from_secs(1) / args.rate.max(1));
@@ -306,6 +314,12 @@ async fn run(
         latencies,
         assignments(pool).await? - before,
         elapsed,
+    );
+
+    println!(
+        "  (of which {} decisions of any kind, assignments and queueings, at {:.0}/s)",
+        decisions(pool).await? - decided_before,
+        (decisions(pool).await? - decided_before) as f64 / elapsed.as_secs_f64()
     );
 
     // (4) Saturation: resolutions as fast as the handlers go; each assigns the next ticket.
