@@ -88,3 +88,32 @@ pub async fn seed(pool: &PgPool, engine: &Engine, path: &Path) -> anyhow::Result
     tx.commit().await?;
     Ok(added)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_seed_roster_is_valid_and_covers_every_pool() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let taxonomy = sysops_taxonomy::Taxonomy::load(format!("{root}/models/taxonomy.toml"))
+            .expect("the taxonomy loads");
+        let pools = taxonomy.pools();
+        let known: Vec<&str> = pools.keys().copied().collect();
+        let text = std::fs::read_to_string(format!("{root}/services/routing/seed/experts.toml"))
+            .expect("the roster is readable");
+        let roster: Roster = toml::from_str(&text).expect("the roster parses");
+        assert!(roster.expert.len() >= 24, "a few dozen experts");
+        let experts: Vec<NewExpert> = roster
+            .expert
+            .into_iter()
+            .map(|r| NewExpert::parse(r, &known).expect("every expert is valid"))
+            .collect();
+        for pool in known {
+            assert!(
+                experts.iter().any(|e| e.skills.contains_key(pool)),
+                "nobody serves {pool}"
+            );
+        }
+    }
+}
