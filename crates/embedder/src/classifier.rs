@@ -32,6 +32,10 @@ pub struct TrainOptions {
     pub batch_size: usize,
     /// Scale of the embedding relative to the n-gram features (both unit length).
     pub embedding_weight: f32,
+    /// Weight of the similarity to each class's mean embedding (its prototype), added to the
+    /// linear logits. Prototypes carry what few examples say about a class better than a
+    /// linear head fitted to them.
+    pub prototype_weight: f32,
     /// Fraction of examples held out to fit the temperature (when there are enough).
     pub calibration_fraction: f64,
     pub seed: u64,
@@ -43,8 +47,9 @@ impl Default for TrainOptions {
             epochs: 12,
             learning_rate: 0.02,
             weight_decay: 1e-4,
-            batch_size: 256,
+            batch_size: 512,
             embedding_weight: 2.0,
+            prototype_weight: 10.0,
             calibration_fraction: 0.1,
             seed: 7,
         }
@@ -70,13 +75,16 @@ pub struct LinearClassifier {
     /// (buckets x classes), row-major.
     w_ngrams: Vec<f32>,
     bias: Vec<f32>,
+    /// Unit-length mean embedding of each class (zero for a class without examples).
+    prototypes: Vec<Vec<f32>>,
+    prototype_weight: f32,
     /// Logits are divided by this before the softmax.
     temperature: f32,
 }
 
 impl LinearClassifier {
     /// Trains on `examples` with `classes` labels. With enough examples, a held-out part
-    /// fits the temperature first, then the model is trained again on everything.
+    /// (not trained on) fits the temperature; otherwise the temperature stays 1.
     pub fn train(
         classes: usize,
         dim: usize,
@@ -90,16 +98,15 @@ impl LinearClassifier {
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.shuffle(&mut StdRng::seed_from_u64(options.seed));
         let held_out = ((examples.len() as f64) * options.calibration_fraction) as usize;
-        let temperature = if held_out >= 30 {
-            let (calibration, training) = order.split_at(held_out);
-            let training: Vec<Example> = training.iter().map(|&i| examples[i].clone()).collect();
-            let model = fit(classes, dim, hasher, &training, options, 1.0)?;
-            let calibration: Vec<&Example> = calibration.iter().map(|&i| &examples[i]).collect();
-            model.fit_temperature(&calibration)
-        } else {
-            1.0
-        };
-        fit(classes, dim, hasher, examples, options, temperature)
+        if held_out < 30 {
+            return fit(classes, dim, hasher, examples, options, 1.0);
+        }
+        let (calibration, training) = order.split_at(held_out);
+        let training: Vec<Example> = training.iter().map(|&i| examples[i].clone()).collect();
+        let mut model = fit(classes, dim, hasher, &training, options, 1.0)?;
+        let calibration: Vec<&Example> = calibration.iter().map(|&i| &examples[i]).collect();
+        model.temperature = model.fit_temperature(&calibration);
+        Ok(model)
     }
 
     pub fn classes(&self) -> usize {
@@ -117,6 +124,9 @@ impl LinearClassifier {
     fn logits(&self, embedding: &[f32], features: &[(u32, f32)]) -> Vec<f32> {
         let c = self.classes;
         let mut logits = self.bias.clone();
+        for (l, p) in logits.iter_mut().zip(&self.prototypes) {
+            *l += self.prototype_weight * p.iter().zip(embedding).map(|(a, b)| a * b).sum::<f32>();
+        }
         for (k, x) in embedding.iter().enumerate().take(self.dim) {
             let x = x * self.embedding_weight;
             let row = &self.w_embedding[k * c..(k + 1) * c];
@@ -212,35 +222,35 @@ fn fit(
         order.shuffle(&mut rng);
         for batch in order.chunks(options.batch_size.max(1)) {
             let n = batch.len();
-            let width = batch
-                .iter()
-                .map(|&i| examples[i].features.len())
-                .max()
-                .unwrap_or(0)
-                .max(1);
+            // The n-gram part as a segment sum: gather the weight rows of every feature of the
+            // batch (no padding), scale them, and add each into its example's row.
             let mut emb = Vec::with_capacity(n * dim);
-            let mut idx = vec![0u32; n * width];
-            let mut val = vec![0f32; n * width];
+            let mut idx = Vec::new();
+            let mut val = Vec::new();
+            let mut owner = Vec::new();
             let mut targets = Vec::with_capacity(n);
             for (row, &i) in batch.iter().enumerate() {
                 let e = &examples[i];
                 emb.extend(e.embedding.iter().map(|x| x * options.embedding_weight));
-                for (j, (b, v)) in e.features.iter().enumerate() {
-                    idx[row * width + j] = *b;
-                    val[row * width + j] = *v;
+                for (b, v) in &e.features {
+                    idx.push(*b);
+                    val.push(*v);
+                    owner.push(row as u32);
                 }
                 targets.push(e.label as u32);
             }
+            let features = idx.len();
             let emb = Tensor::from_vec(emb, (n, dim), &device)?;
-            let idx = Tensor::from_vec(idx, n * width, &device)?;
-            let val = Tensor::from_vec(val, (n, width, 1), &device)?;
+            let idx = Tensor::from_vec(idx, features, &device)?;
+            let val = Tensor::from_vec(val, (features, 1), &device)?;
+            let owner = Tensor::from_vec(owner, features, &device)?;
             let targets = Tensor::from_vec(targets, n, &device)?;
-            let lexical = w_ngrams
+            let weighted = w_ngrams
                 .as_tensor()
                 .index_select(&idx, 0)?
-                .reshape((n, width, classes))?
-                .broadcast_mul(&val)?
-                .sum(1)?;
+                .broadcast_mul(&val)?;
+            let lexical = Tensor::zeros((n, classes), DType::F32, &device)?
+                .index_add(&owner, &weighted, 0)?;
             let logits = emb
                 .matmul(w_embedding.as_tensor())?
                 .add(&lexical)?
@@ -249,7 +259,21 @@ fn fit(
             optimizer.backward_step(&loss)?;
         }
     }
+    let mut prototypes = vec![vec![0f32; dim]; classes];
+    for e in examples {
+        for (p, x) in prototypes[e.label].iter_mut().zip(&e.embedding) {
+            *p += x;
+        }
+    }
+    for p in &mut prototypes {
+        let norm = p.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            p.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
     Ok(LinearClassifier {
+        prototypes,
+        prototype_weight: options.prototype_weight,
         classes,
         dim,
         hasher,

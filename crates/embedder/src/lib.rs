@@ -2,12 +2,12 @@
 //!
 //! - [`Embedder`]: all-MiniLM-L6-v2 sentence embeddings (BERT run with candle; tokenization
 //!   with truncation, masked mean pooling, L2 normalisation).
-//! - [`EmbeddingService`]: a dedicated thread that owns an embedder; requests arrive over a
-//!   channel with a oneshot reply and are batched, capped by tokens. Nothing here runs on tokio
-//!   worker threads.
+//! - [`EmbeddingService`]: dedicated worker threads that share an embedder; requests arrive
+//!   over a channel with a oneshot reply and are batched, capped by tokens. Nothing here runs
+//!   on tokio worker threads.
 //! - [`features`]: hashed word n-grams, so keyword-like text works as well as paraphrases.
 //! - [`classifier`]: a linear head over both, trained with candle-nn, with temperature
-//!   calibration and class prototypes for categories that have only a description.
+//!   calibration.
 
 pub mod classifier;
 mod embedder;

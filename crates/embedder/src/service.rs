@@ -1,6 +1,6 @@
-//! The embedding thread: owns the model, takes requests from a channel, and embeds whatever is
-//! waiting in one batch (capped by tokens), so a backlog drains at full speed while a lone
-//! request is not held back.
+//! The embedding workers: threads sharing the model take requests from one channel and embed
+//! what is waiting in batches (capped by count, tokens and padding), so a backlog drains at
+//! full speed while a lone request is not held back.
 
 use std::sync::Arc;
 use std::thread;
@@ -65,8 +65,6 @@ impl EmbeddingService {
     /// Starts the worker threads. `observer` is told each batch's size, padded tokens and
     /// duration.
     ///
-    /// With more than one worker this sets `RAYON_NUM_THREADS=1` for the process, which is how
-    /// candle sizes the parallelism of its matrix products: each worker then uses one core.
     pub fn start(
         embedder: Embedder,
         options: ServiceOptions,
@@ -76,9 +74,6 @@ impl EmbeddingService {
         let dim = embedder.dim();
         let name: Arc<str> = embedder.name().into();
         let workers = options.workers.max(1);
-        if workers > 1 {
-            std::env::set_var("RAYON_NUM_THREADS", "1");
-        }
         let embedder = Arc::new(embedder);
         let rx = Arc::new(std::sync::Mutex::new(rx));
         for i in 0..workers {
@@ -90,7 +85,19 @@ impl EmbeddingService {
             );
             thread::Builder::new()
                 .name(format!("embedder-{i}"))
-                .spawn(move || run(&embedder, &rx, &options, observer.as_ref()))
+                .spawn(move || {
+                    // With several workers, each runs its matrix products on its own thread (a
+                    // one-thread pool for the rayon tasks candle splits them into); with one,
+                    // the products use the global pool and every core.
+                    match (workers > 1)
+                        .then(|| rayon::ThreadPoolBuilder::new().num_threads(1).build())
+                    {
+                        Some(Ok(pool)) => {
+                            pool.install(|| run(&embedder, &rx, &options, observer.as_ref()))
+                        }
+                        _ => run(&embedder, &rx, &options, observer.as_ref()),
+                    }
+                })
                 .expect("the OS can start a thread");
         }
         EmbeddingService { tx, dim, name }

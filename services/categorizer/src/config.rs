@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sysops_platform::config::Secret;
 use sysops_platform::CommonConfig;
 
 use crate::llm::LlmSettings;
@@ -50,8 +51,14 @@ pub struct Config {
     #[arg(long, env = "LLM_MODEL")]
     pub llm_model: Option<String>,
     /// API key for the LLM.
-    #[arg(long, env = "LLM_API_KEY", default_value = "", hide_env_values = true)]
-    pub llm_api_key: String,
+    #[arg(
+        long,
+        env = "LLM_API_KEY",
+        default_value = "",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub llm_api_key: Secret,
     /// Milliseconds before an LLM request is abandoned.
     #[arg(long, env = "LLM_TIMEOUT_MS", default_value_t = 8000)]
     pub llm_timeout_ms: u64,
@@ -104,7 +111,7 @@ impl Config {
             retrain_debounce_ms: 200,
             llm_base_url: None,
             llm_model: None,
-            llm_api_key: String::new(),
+            llm_api_key: Secret::default(),
             llm_timeout_ms: 2000,
             llm_max_retries: 2,
             llm_concurrency: 8,

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use sysops_platform::config::Secret;
 use sysops_taxonomy::Taxonomy;
 
 /// Settings of the LLM link.
@@ -28,7 +29,7 @@ use sysops_taxonomy::Taxonomy;
 pub struct LlmSettings {
     pub base_url: String,
     pub model: String,
-    pub api_key: String,
+    pub api_key: Secret,
     pub timeout: Duration,
     /// Retries after the first attempt, for timeouts, 429 and 5xx.
     pub max_retries: u32,
@@ -45,7 +46,7 @@ impl std::fmt::Debug for LlmSettings {
         f.debug_struct("LlmSettings")
             .field("base_url", &self.base_url)
             .field("model", &self.model)
-            .field("api_key", &"***")
+            .field("api_key", &self.api_key)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -127,7 +128,7 @@ impl LlmCategorizer {
         };
         let config = OpenAIConfig::new()
             .with_api_base(settings.base_url.trim_end_matches('/'))
-            .with_api_key(settings.api_key.clone());
+            .with_api_key(settings.api_key.expose());
         let client = Client::with_config(config)
             .with_http_client(http)
             .with_backoff(no_retries);

@@ -123,7 +123,7 @@ fn worker(base_url: &str) -> Worker {
     let settings = LlmSettings {
         base_url: base_url.into(),
         model: "stand-in-model".into(),
-        api_key: "sk-test".into(),
+        api_key: "sk-test".parse().expect("any string is a secret"),
         timeout: Duration::from_millis(300),
         max_retries: 2,
         concurrency: 4,

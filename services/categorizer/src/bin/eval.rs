@@ -10,6 +10,12 @@
 //! Embeddings are cached in `--cache` (default ~/.cache/sysops-eval) so later runs on the same
 //! texts skip the model; `--no-cache` measures embedding throughput afresh.
 
+/// Training allocates and frees large tensors at every step; mimalloc reuses that memory where
+/// the system allocator returns it to the OS and faults it back in (measured: most of the
+/// training time went to the kernel).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -66,6 +72,12 @@ struct Args {
     /// Weight of the embedding against the n-grams.
     #[arg(long, default_value_t = TrainOptions::default().embedding_weight)]
     embedding_weight: f32,
+    /// Weight of the similarity to class prototypes.
+    #[arg(long, default_value_t = TrainOptions::default().prototype_weight)]
+    prototype_weight: f32,
+    /// Examples per training step.
+    #[arg(long, default_value_t = TrainOptions::default().batch_size)]
+    batch_size: usize,
     /// Hash buckets for n-grams (a power of two is usual).
     #[arg(long, default_value_t = 1 << 18)]
     buckets: u32,
@@ -146,6 +158,8 @@ fn main() -> anyhow::Result<()> {
         learning_rate: args.learning_rate,
         weight_decay: args.weight_decay,
         embedding_weight: args.embedding_weight,
+        batch_size: args.batch_size,
+        prototype_weight: args.prototype_weight,
         seed: args.seed,
         ..Default::default()
     };
