@@ -167,24 +167,22 @@ pub async fn json_errors(response: Response) -> Response {
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if status.is_client_error() || status.is_server_error() {
-        if !is_json {
-            let message = match status {
-                StatusCode::REQUEST_TIMEOUT => "the request took too long".to_owned(),
-                StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this path".to_owned(),
-                StatusCode::NOT_FOUND => "no such endpoint".to_owned(),
-                _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
-            };
-            let (mut parts, _) = response.into_parts();
-            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-            let mut fresh = ApiError::new(status, message).into_response();
-            for (name, value) in parts.headers.iter() {
-                if name != axum::http::header::CONTENT_TYPE {
-                    fresh.headers_mut().insert(name.clone(), value.clone());
-                }
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let message = match status {
+            StatusCode::REQUEST_TIMEOUT => "the request took too long".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this path".to_owned(),
+            StatusCode::NOT_FOUND => "no such endpoint".to_owned(),
+            _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+        };
+        let (mut parts, _) = response.into_parts();
+        parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+        let mut fresh = ApiError::new(status, message).into_response();
+        for (name, value) in parts.headers.iter() {
+            if name != axum::http::header::CONTENT_TYPE {
+                fresh.headers_mut().insert(name.clone(), value.clone());
             }
-            return fresh;
         }
+        return fresh;
     }
     response
 }
