@@ -17,12 +17,14 @@ const PAGE: &str = r#"<!doctype html>
 <body>
 <h1>Sysops Squad triage</h1>
 <p>Penultimate Electronics' support ticket system. Customers submit tickets; each one is stored
-durably, categorized, and routed to the best available Sysops Squad expert. Managers follow
-volumes, backlog and SLAs on live dashboards.</p>
+durably, categorized, and routed to the best available Sysops Squad expert of the matching
+skill pool.</p>
 <p>Everything is reached through this gateway under <code>/api</code>.</p>
 <ul>
   <li><a href="/api/health">/api/health</a> &mdash; the health of every service</li>
-  <li><a href="/api/openapi.json">/api/openapi.json</a> &mdash; the API description</li>
+  <li><a href="/api/pools">/api/pools</a> &mdash; skill pools with their experts and backlog</li>
+  <li><a href="/api/tickets">/api/tickets</a> &mdash; tickets, newest first</li>
+  <li><a href="/api/dashboard/summary">/api/dashboard/summary</a> &mdash; headline figures</li>
 </ul>
 </body>
 </html>
