@@ -140,8 +140,10 @@ impl EmbeddingService {
 
 type Shared<T> = Arc<std::sync::Mutex<T>>;
 
-/// Requests a worker looks at when it forms a batch.
-const POOL: usize = 64;
+/// Requests a worker holds when it forms a batch, in batches
+/// (Twice the batch size: enough to find similar lengths, small enough that one worker does not
+/// hold requests another idle worker could be embedding.)
+const POOL_BATCHES: usize = 2;
 /// Most padding tolerated in a batch, as a share of its real tokens.
 const MAX_PADDING: f32 = 0.25;
 
@@ -169,11 +171,11 @@ fn run(
                 }
                 None => return,
             }
-            top_up(embedder, &mut rx, &mut waiting, &mut arrivals);
+            top_up(embedder, &mut rx, &mut waiting, &mut arrivals, options);
         } else if let Ok(mut rx) = rx.try_lock() {
             // Work in hand: never block on the lock, or a worker holding requests could wait
             // behind one that waits for requests.
-            top_up(embedder, &mut rx, &mut waiting, &mut arrivals);
+            top_up(embedder, &mut rx, &mut waiting, &mut arrivals, options);
         }
         let batch = take_batch(&mut waiting, options);
         let longest = batch.iter().map(|(t, _, _)| *t).max().unwrap_or(0);
@@ -208,8 +210,9 @@ fn top_up(
     rx: &mut mpsc::Receiver<Request>,
     waiting: &mut Vec<(usize, u64, Request)>,
     arrivals: &mut u64,
+    options: &ServiceOptions,
 ) {
-    while waiting.len() < POOL {
+    while waiting.len() < POOL_BATCHES * options.max_batch {
         match rx.try_recv() {
             Ok(r) => {
                 waiting.push((tokens(embedder, &r.text), *arrivals, r));

@@ -70,6 +70,9 @@ pub enum LlmError {
     Request(String),
     #[error("invalid answer: {0}")]
     InvalidAnswer(String),
+    /// The server refused the request itself (bad key, bad request): retrying cannot help.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// The breaker's state, also exported as a gauge (0 closed, 1 open, 2 half-open).
@@ -283,6 +286,9 @@ impl LlmCategorizer {
                 OpenAIError::JSONDeserialize(e, _) => {
                     LlmError::InvalidAnswer(format!("malformed response: {e}"))
                 }
+                OpenAIError::ApiError(api) if is_client_error(&api) => {
+                    LlmError::Refused(api.message)
+                }
                 other => LlmError::Request(other.to_string()),
             })?;
         let content = response
@@ -312,6 +318,21 @@ impl LlmCategorizer {
             latency: Duration::ZERO,
         })
     }
+}
+
+/// Errors of the request itself (4xx other than rate limiting), by the error type or code that
+/// OpenAI-compatible servers put in the body.
+fn is_client_error(api: &async_openai::error::ApiError) -> bool {
+    const CLIENT: [&str; 6] = [
+        "invalid_request_error",
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "invalid_api_key",
+        "model_not_found",
+    ];
+    let matches = |v: &Option<String>| v.as_deref().is_some_and(|v| CLIENT.contains(&v));
+    matches(&api.r#type) || matches(&api.code)
 }
 
 /// Removes the delimiters from customer text so it cannot close the data block early.

@@ -49,6 +49,8 @@ pub struct Trainer {
     pub taxonomy: Arc<Taxonomy>,
     /// Where the latest model is published.
     pub model: watch::Sender<Option<Arc<LocalModel>>>,
+    /// Names the embedding model and its input length; stored with each embedding.
+    pub embedding_model: String,
 }
 
 /// The taxonomy as examples: every example ticket, and each category's name, description and
@@ -100,8 +102,9 @@ impl Trainer {
         let mut total = 0;
         loop {
             let rows: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT id, text FROM examples WHERE embedding IS NULL ORDER BY id LIMIT 256",
+                "SELECT id, text FROM examples WHERE embedding IS NULL OR embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT 256",
             )
+            .bind(&self.embedding_model)
             .fetch_all(&self.pool)
             .await?;
             if rows.is_empty() {
@@ -113,11 +116,14 @@ impl Trainer {
             let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
             let mut tx = self.pool.begin().await?;
             for (id, v) in ids.iter().zip(vectors) {
-                sqlx::query("UPDATE examples SET embedding = $2 WHERE id = $1")
-                    .bind(id)
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE examples SET embedding = $2, embedding_model = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(v)
+                .bind(&self.embedding_model)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             total += rows.len();
@@ -129,8 +135,9 @@ impl Trainer {
     pub async fn retrain(&self) -> anyhow::Result<()> {
         let embedded = self.embed_missing().await?;
         let rows: Vec<(String, String, String, Vec<f32>)> = sqlx::query_as(
-            "SELECT source, text, label, embedding FROM examples WHERE embedding IS NOT NULL",
+            "SELECT source, text, label, embedding FROM examples WHERE embedding_model = $1",
         )
+        .bind(&self.embedding_model)
         .fetch_all(&self.pool)
         .await?;
         let labels: Vec<String> = self

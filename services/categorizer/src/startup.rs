@@ -95,6 +95,15 @@ impl Application {
             embeddings,
             taxonomy: taxonomy.clone(),
             model: model_tx,
+            embedding_model: format!(
+                "{}@{}",
+                config
+                    .model_dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                config.embed_max_tokens
+            ),
         });
         if let Some(trainer) = &trainer {
             trainer
@@ -153,11 +162,21 @@ impl Application {
         );
 
         let tracker = TaskTracker::new();
+        // Health and metrics answer while the first model trains (a large training CSV is
+        // embedded on the first start, which takes minutes).
+        let server = tokio::spawn(http::serve(self.listener, router, shutdown.clone()));
         if let Some(trainer) = self.trainer {
             // The first model is trained before work is taken, so the chain is complete from the
-            // first ticket; it takes seconds (embeddings of stored examples are reused).
-            if let Err(e) = trainer.retrain().await {
-                tracing::error!(error = %e, "training the local model failed; keywords decide until a retraining works");
+            // first ticket; it takes seconds when the stored examples' embeddings are reused.
+            // Until a training works, keywords decide and training is retried.
+            let mut delay = Duration::from_secs(5);
+            while let Err(e) = trainer.retrain().await {
+                tracing::error!(error = %e, "training the local model failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(60));
             }
             tracker.spawn(trainer.follow_corrections(
                 Duration::from_millis(self.config.retrain_debounce_ms),
@@ -200,8 +219,9 @@ impl Application {
             });
         }
         tracker.close();
-        http::serve(self.listener, router, shutdown.clone())
+        server
             .await
+            .context("the HTTP server task")?
             .context("serving HTTP")?;
         if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait())
             .await

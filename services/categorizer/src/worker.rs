@@ -199,5 +199,6 @@ fn failure_kind(e: &crate::llm::LlmError) -> &'static str {
         crate::llm::LlmError::BreakerOpen => "breaker_open",
         crate::llm::LlmError::Request(_) => "request",
         crate::llm::LlmError::InvalidAnswer(_) => "invalid_answer",
+        crate::llm::LlmError::Refused(_) => "refused",
     }
 }

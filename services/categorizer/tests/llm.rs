@@ -33,6 +33,7 @@ enum Behaviour {
         failures: usize,
     },
     AlwaysFail(u16),
+    Unauthorized,
     Slow(Duration),
     MalformedBody,
     ContentNotJson,
@@ -79,6 +80,10 @@ async fn chat(State(s): State<StandIn>, Json(request): Json<Value>) -> Response 
         Behaviour::FailThenAnswer { status, failures } if call < failures => api_error(status),
         Behaviour::FailThenAnswer { .. } => answer("printers", 0.9),
         Behaviour::AlwaysFail(status) => api_error(status),
+        Behaviour::Unauthorized => {
+            let body = json!({ "error": { "message": "Incorrect API key provided", "type": "invalid_request_error", "param": null, "code": "invalid_api_key" } });
+            (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+        }
         Behaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
             answer("printers", 0.9)
@@ -303,4 +308,18 @@ async fn slow_malformed_unknown_and_unsure_answers_fall_back() {
         let got = d.fallback_reason.unwrap_or_default();
         assert!(got.starts_with(reason), "expected `{reason}`, got `{got}`");
     }
+}
+
+#[tokio::test]
+async fn a_refused_request_is_not_retried() {
+    let (url, s) = stand_in(Behaviour::Unauthorized).await;
+    let d = worker(&url)
+        .decide(&ticket("Printer", "paper jam on every page"))
+        .await;
+    assert_eq!(s.calls.load(Ordering::SeqCst), 1);
+    assert!(d
+        .fallback_reason
+        .unwrap_or_default()
+        .starts_with("llm: refused"));
+    assert_eq!(d.method, Method::Keyword);
 }

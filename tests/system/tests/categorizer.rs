@@ -139,11 +139,12 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
     let base = tickets.url();
     let mut before = Vec::new();
     for r in &replicas {
-        before.push(
+        let trained = wait_for("the replica trained at start", SETTLE, || {
             metric(&http, r, "categorizer_training_examples")
-                .await
-                .expect("trained at start"),
-        );
+        })
+        .await
+        .expect("trained at start");
+        before.push(trained);
     }
 
     let title = "Flux capacitor whine";
