@@ -18,7 +18,7 @@ use crate::dataset::LabelledTicket;
 /// `NOTIFY` channel that tells every replica the examples changed.
 pub const EXAMPLES_CHANNEL: &str = "categorizer_examples";
 
-const BUCKETS: u32 = 1 << 18;
+const BUCKETS: u32 = 1 << 17;
 /// How many examples one correction counts as.
 const CORRECTION_WEIGHT: usize = 5;
 

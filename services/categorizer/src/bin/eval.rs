@@ -79,7 +79,7 @@ struct Args {
     #[arg(long, default_value_t = TrainOptions::default().batch_size)]
     batch_size: usize,
     /// Hash buckets for n-grams (a power of two is usual).
-    #[arg(long, default_value_t = 1 << 18)]
+    #[arg(long, default_value_t = 1 << 17)]
     buckets: u32,
     /// Also print the report as JSON.
     #[arg(long)]
