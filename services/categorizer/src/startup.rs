@@ -10,12 +10,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_bus::{run_consumer, ConsumerOptions, WorkQueue};
 use sysops_embedder::service::BatchObserver;
 use sysops_embedder::{Embedder, EmbeddingService, ServiceOptions};
-use sysops_platform::db::{connect_and_migrate, PoolSettings};
 use sysops_platform::http;
 use sysops_platform::ops::Ops;
+use sysops_platform::service;
 use sysops_taxonomy::Taxonomy;
 
 use crate::config::Config;
@@ -46,22 +46,13 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let taxonomy =
             Arc::new(Taxonomy::load(&config.taxonomy_path).context("loading the taxonomy")?);
-        let settings = PoolSettings {
-            max_connections: config.common.db_max_connections,
-            ..Default::default()
-        };
-        let pool = connect_and_migrate(
-            &config.common.database_url,
+        let (pool, bus) = service::connect(
+            &config.common,
+            "categorizer",
             SCHEMA,
-            settings,
             sqlx::migrate!("./migrations"),
         )
-        .await
-        .context("preparing the database")?;
-        let bus = Bus::new(config.common.bus("categorizer"));
-        if let Err(e) = bus.connect().await {
-            tracing::warn!(error = %e, "broker unreachable at start; will keep trying");
-        }
+        .await?;
 
         // The embedding model is optional: without it (not fetched, unreadable) keywords decide.
         let embeddings = match Embedder::load(&config.model_dir, config.embed_max_tokens) {
@@ -218,22 +209,18 @@ impl Application {
                 }
             });
         }
-        tracker.close();
         server
             .await
             .context("the HTTP server task")?
             .context("serving HTTP")?;
-        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "in-flight tickets did not finish in time; the broker will redeliver them"
-            );
-        }
-        bus.close().await;
-        self.worker.pool.close().await;
-        tracing::info!("categorizer stopped");
+        service::drain(
+            &tracker,
+            self.config.common.shutdown_grace(),
+            &bus,
+            &self.worker.pool,
+            "categorizer",
+        )
+        .await;
         Ok(())
     }
 }

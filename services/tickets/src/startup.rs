@@ -11,9 +11,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
-use sysops_platform::db::{connect_and_migrate, PoolSettings};
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
+use sysops_platform::service;
 use sysops_taxonomy::Taxonomy;
 
 use crate::config::Config;
@@ -41,22 +41,13 @@ impl Application {
     /// listener. The broker may be down: tickets are still accepted and wait in the outbox.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let taxonomy = Taxonomy::load(&config.taxonomy_path).context("loading the taxonomy")?;
-        let settings = PoolSettings {
-            max_connections: config.common.db_max_connections,
-            ..Default::default()
-        };
-        let pool = connect_and_migrate(
-            &config.common.database_url,
+        let (pool, bus) = service::connect(
+            &config.common,
+            "tickets",
             SCHEMA,
-            settings,
             sqlx::migrate!("./migrations"),
         )
-        .await
-        .context("preparing the database")?;
-        let bus = Bus::new(config.common.bus("tickets"));
-        if let Err(e) = bus.connect().await {
-            tracing::warn!(error = %e, "broker unreachable at start; will keep trying");
-        }
+        .await?;
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
@@ -115,20 +106,17 @@ impl Application {
             },
             shutdown.clone(),
         ));
-        tracker.close();
-
         http::serve(self.listener, router, shutdown.clone())
             .await
             .context("serving HTTP")?;
-        if tokio::time::timeout(self.config.common.shutdown_grace(), tracker.wait())
-            .await
-            .is_err()
-        {
-            tracing::warn!("background work did not finish in time");
-        }
-        self.bus.close().await;
-        store.pool().close().await;
-        tracing::info!("tickets service stopped");
+        service::drain(
+            &tracker,
+            self.config.common.shutdown_grace(),
+            &self.bus,
+            store.pool(),
+            "tickets",
+        )
+        .await;
         Ok(())
     }
 }

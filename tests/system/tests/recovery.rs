@@ -213,3 +213,17 @@ async fn a_ticket_accepted_while_the_broker_is_unreachable_is_published_after_a_
     outbox.close().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn every_service_stops_cleanly_on_sigterm() {
+    let env = TestEnv::new().await;
+    let service_env = env.service_env();
+    for name in ["tickets", "routing", "analytics", "categorizer"] {
+        let mut service = ServiceProcess::start(name, &service_env)
+            .await
+            .expect("started");
+        let status = service.terminate().await.expect("exited after SIGTERM");
+        assert!(status.success(), "{name} exited with {status}");
+    }
+    env.cleanup().await;
+}
