@@ -164,6 +164,20 @@ impl Store {
         Ok(())
     }
 
+    /// Writes the changed ticket, its event to the history and to the outbox, and commits: the
+    /// change and its announcement are one transaction.
+    pub async fn commit_change(
+        &self,
+        mut tx: Transaction<'_, Postgres>,
+        ticket: &Ticket,
+        event: &RawEnvelope,
+    ) -> Result<(), sqlx::Error> {
+        self.update(&mut tx, ticket).await?;
+        self.record_event(&mut tx, event).await?;
+        self.outbox.enqueue(&mut tx, event).await?;
+        tx.commit().await
+    }
+
     /// Adds an event to the ticket's history; an event already there is ignored.
     pub async fn record_event(
         &self,

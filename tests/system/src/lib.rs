@@ -65,3 +65,44 @@ pub async fn history(http: &reqwest::Client, base: &str, id: Uuid) -> anyhow::Re
 /// Generous bound for asynchronous processing in tests; the work is usually done in
 /// milliseconds, the bound only keeps a broken build from hanging.
 pub const SETTLE: Duration = Duration::from_secs(60);
+
+/// How many tickets have `status`, read from `GET {base}/api/tickets`; -1 when the service does
+/// not answer.
+pub async fn count_status(http: &reqwest::Client, base: &str, status: &str) -> i64 {
+    let page: Option<Value> = async {
+        http.get(format!("{base}/api/tickets?status={status}&limit=1"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()
+    }
+    .await;
+    page.and_then(|p| p["total"].as_i64()).unwrap_or(-1)
+}
+
+/// Waits until the ticket has one of `statuses`; returns it.
+pub async fn wait_for_ticket(
+    http: &reqwest::Client,
+    base: &str,
+    id: Uuid,
+    statuses: &[&str],
+) -> anyhow::Result<Value> {
+    sysops_testkit::wait_for(
+        &format!("ticket {id} to be {}", statuses.join(" or ")),
+        SETTLE,
+        || async {
+            let t: Value = http
+                .get(format!("{base}/api/tickets/{id}"))
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            statuses.iter().any(|s| t["status"] == *s).then_some(t)
+        },
+    )
+    .await
+}

@@ -3,28 +3,15 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde_json::Value;
 use uuid::Uuid;
 
-use sysops_system_tests::{event_types, history, sample_ticket, SETTLE};
+use sysops_system_tests::{
+    count_status, event_types, history, sample_ticket, wait_for_ticket, SETTLE,
+};
 use sysops_testkit::{stack::submit_ticket, wait_for, ServiceProcess, TestEnv};
 
-async fn count(http: &reqwest::Client, base: &str, status: &str) -> i64 {
-    let r: Option<Value> = async {
-        http.get(format!("{base}/api/tickets?status={status}&limit=1"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()
-    }
-    .await;
-    r.and_then(|r| r["total"].as_i64()).unwrap_or(-1)
-}
-
 async fn categorized(http: &reqwest::Client, base: &str) -> i64 {
-    count(http, base, "queued").await + count(http, base, "needs_review").await
+    count_status(http, base, "queued").await + count_status(http, base, "needs_review").await
 }
 
 /// A gauge or counter of a service's `/metrics`, summed over its labels.
@@ -152,19 +139,9 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
     let id = submit_ticket(&http, &base, title, description)
         .await
         .expect("accepted");
-    let first: Value = wait_for("the ticket categorized", SETTLE, || async {
-        let t: Value = http
-            .get(format!("{base}/api/tickets/{id}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (t["status"] == "queued" || t["status"] == "needs_review").then_some(t)
-    })
-    .await
-    .expect("categorized");
+    let first = wait_for_ticket(&http, &base, id, &["queued", "needs_review"])
+        .await
+        .expect("categorized");
     let corrected = if first["category"] == "gaming_consoles" {
         "smart_home"
     } else {
@@ -195,19 +172,9 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
         let again = submit_ticket(&http, &base, title, description)
             .await
             .expect("accepted");
-        let t: Value = wait_for("the repeat categorized", SETTLE, || async {
-            let t: Value = http
-                .get(format!("{base}/api/tickets/{again}"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            (t["status"] == "queued" || t["status"] == "needs_review").then_some(t)
-        })
-        .await
-        .expect("categorized");
+        let t = wait_for_ticket(&http, &base, again, &["queued", "needs_review"])
+            .await
+            .expect("categorized");
         assert_eq!(t["category"], corrected, "{t}");
         assert_eq!(t["method"], "embedding");
     }

@@ -3,23 +3,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::Value;
 use uuid::Uuid;
 
-use sysops_system_tests::{event_types, history, sample_ticket, SETTLE};
+use sysops_system_tests::{
+    count_status, event_types, history, sample_ticket, wait_for_ticket, SETTLE,
+};
 use sysops_testkit::{stack::submit_ticket, wait_for, ServiceProcess, TestEnv};
-
-async fn count_status(http: &reqwest::Client, base: &str, status: &str) -> i64 {
-    let r: Value = match http
-        .get(format!("{base}/api/tickets?status={status}&limit=1"))
-        .send()
-        .await
-    {
-        Ok(r) => r.json().await.unwrap_or(Value::Null),
-        Err(_) => return -1,
-    };
-    r["total"].as_i64().unwrap_or(-1)
-}
 
 #[tokio::test]
 async fn a_categorizer_killed_mid_stream_categorizes_every_ticket_exactly_once() {
@@ -116,19 +105,9 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_keeps_going() {
     .await
     .expect("submitted");
     let base = tickets.url();
-    wait_for("the good ticket queued", SETTLE, || async {
-        let t: Value = http
-            .get(format!("{base}/api/tickets/{id}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (t["status"] == "queued").then_some(())
-    })
-    .await
-    .expect("the consumer kept going");
+    wait_for_ticket(&http, &base, id, &["queued"])
+        .await
+        .expect("the consumer kept going");
 
     let dlq = wait_for(
         "both bad messages in the categorizer's DLQ",
@@ -196,19 +175,9 @@ async fn a_ticket_accepted_while_the_broker_is_unreachable_is_published_after_a_
         .await
         .expect("tickets again");
     let base = tickets.url();
-    let ticket = wait_for("the ticket queued after the restart", SETTLE, || async {
-        let t: Value = http
-            .get(format!("{base}/api/tickets/{id}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (t["status"] == "queued").then_some(t)
-    })
-    .await
-    .expect("published and processed");
+    let ticket = wait_for_ticket(&http, &base, id, &["queued"])
+        .await
+        .expect("published and processed");
     assert_eq!(ticket["category"], "computers");
     outbox.close().await;
     env.cleanup().await;

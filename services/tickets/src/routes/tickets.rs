@@ -244,21 +244,9 @@ async fn lifecycle_move(
         .map_err(|e| ApiError::internal(&e))?;
     state
         .store
-        .update(&mut tx, &ticket)
+        .commit_change(tx, &ticket, &event)
         .await
         .map_err(ApiError::from_db)?;
-    state
-        .store
-        .record_event(&mut tx, &event)
-        .await
-        .map_err(ApiError::from_db)?;
-    state
-        .store
-        .outbox()
-        .enqueue(&mut tx, &event)
-        .await
-        .map_err(ApiError::from_db)?;
-    tx.commit().await.map_err(ApiError::from_db)?;
     tracing::info!(action = action.verb(), status = %next, "ticket moved");
     Ok(Json(ticket))
 }
@@ -322,21 +310,9 @@ async fn recategorize(
         .map_err(|e| ApiError::internal(&e))?;
     state
         .store
-        .update(&mut tx, &ticket)
+        .commit_change(tx, &ticket, &event)
         .await
         .map_err(ApiError::from_db)?;
-    state
-        .store
-        .record_event(&mut tx, &event)
-        .await
-        .map_err(ApiError::from_db)?;
-    state
-        .store
-        .outbox()
-        .enqueue(&mut tx, &event)
-        .await
-        .map_err(ApiError::from_db)?;
-    tx.commit().await.map_err(ApiError::from_db)?;
     Ok(Json(ticket))
 }
 
