@@ -13,12 +13,16 @@ log() { printf '[test] %s\n' "$*" >&2; }
 
 "$ROOT/scripts/deps.sh" up
 
-# docker-compose validates the compose file in a test; install it like the other OS packages.
-if ! command -v docker-compose >/dev/null 2>&1; then
-  log "installing docker-compose (used to validate docker-compose.yml)"
+# Tools some tests drive, from the OS packages: docker-compose validates the compose file;
+# Chromium renders the dashboard in the browser tests.
+missing=()
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} (used by tests)"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO=sudo; fi
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if [ -x "$ROOT/scripts/fetch-model.sh" ]; then "$ROOT/scripts/fetch-model.sh"; fi
 

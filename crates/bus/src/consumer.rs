@@ -12,6 +12,7 @@ use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
 };
 use lapin::types::FieldTable;
+use lapin::Channel;
 use tokio_util::sync::CancellationToken;
 
 use sysops_contract::RawEnvelope;
@@ -72,14 +73,14 @@ impl Default for ConsumerOptions {
 
 /// What became of a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Settlement {
+pub(crate) enum Settlement {
     Ack,
     DeadLetter,
     Requeue,
 }
 
 impl Settlement {
-    const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Settlement::Ack => "ack",
             Settlement::DeadLetter => "dead_letter",
@@ -101,10 +102,27 @@ pub async fn run_consumer<H, Fut>(
     Fut: Future<Output = Result<(), HandleError>> + Send,
 {
     let handler = Arc::new(handler);
+    supervise(&bus, queue, &shutdown, || {
+        consume_once(&bus, queue, &options, handler.clone(), &shutdown)
+    })
+    .await;
+}
+
+/// Runs `session` (one channel's consumption) until `shutdown`, opening a new one with backoff
+/// whenever the broker or the connection goes away, and watches the queue's depths meanwhile.
+pub(crate) async fn supervise<S, Fut>(
+    bus: &Bus,
+    queue: WorkQueue,
+    shutdown: &CancellationToken,
+    mut session: S,
+) where
+    S: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), BusError>>,
+{
     let consume = async {
         let mut backoff = Duration::from_millis(200);
         while !shutdown.is_cancelled() {
-            match consume_once(&bus, queue, &options, handler.clone(), &shutdown).await {
+            match session().await {
                 Ok(()) => backoff = Duration::from_millis(200),
                 Err(e) => {
                     tracing::warn!(queue = queue.name(), error = %e, "consumer lost its channel; reconnecting");
@@ -117,8 +135,49 @@ pub async fn run_consumer<H, Fut>(
             }
         }
     };
-    tokio::join!(consume, watch_depths(&bus, queue, &shutdown));
+    tokio::join!(consume, watch_depths(bus, queue, shutdown));
     tracing::info!(queue = queue.name(), "consumer stopped");
+}
+
+/// Opens a channel with `prefetch` and starts consuming `queue` on it.
+pub(crate) async fn open(
+    bus: &Bus,
+    queue: WorkQueue,
+    prefetch: u16,
+) -> Result<(Channel, lapin::Consumer), BusError> {
+    let channel = bus.channel().await?;
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .map_err(BusError::Amqp)?;
+    let queue_name = bus.config().queue_name(queue.name());
+    let consumer = channel
+        .basic_consume(
+            &queue_name,
+            &format!(
+                "{}-{}",
+                bus.config().connection_name,
+                uuid::Uuid::new_v4().simple()
+            ),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(BusError::Amqp)?;
+    tracing::info!(queue = %queue_name, prefetch, "consuming");
+    Ok((channel, consumer))
+}
+
+/// Ends a session: on shutdown the channel is closed (unacknowledged deliveries go back to
+/// the queue) and the session is over; otherwise the delivery stream ended because the
+/// channel died.
+pub(crate) async fn close(channel: Channel, shutdown: &CancellationToken) -> Result<(), BusError> {
+    if shutdown.is_cancelled() {
+        let _ = channel.close(200, "consumer shutting down").await;
+        Ok(())
+    } else {
+        Err(BusError::ChannelClosed)
+    }
 }
 
 /// How often queue depths are read for `/metrics`.
@@ -127,13 +186,18 @@ const DEPTH_INTERVAL: Duration = Duration::from_secs(10);
 /// Publishes the depth of the queue and of its dead-letter queue as gauges: the backlog is
 /// what operators scale on, and dead letters need a person.
 async fn watch_depths(bus: &Bus, queue: WorkQueue, shutdown: &CancellationToken) {
-    let dead_letters = queue.dead_letter_name();
+    let dead_letters = queue
+        .has_dead_letter_queue()
+        .then(|| queue.dead_letter_name());
     while !shutdown.is_cancelled() {
         if let Ok(depth) = bus.queue_depth(queue.name()).await {
             metrics::gauge!("bus_queue_depth", "queue" => queue.name()).set(f64::from(depth));
         }
-        if let Ok(depth) = bus.queue_depth(&dead_letters).await {
-            metrics::gauge!("bus_dead_letter_depth", "queue" => queue.name()).set(f64::from(depth));
+        if let Some(dead_letters) = &dead_letters {
+            if let Ok(depth) = bus.queue_depth(dead_letters).await {
+                metrics::gauge!("bus_dead_letter_depth", "queue" => queue.name())
+                    .set(f64::from(depth));
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -154,27 +218,7 @@ where
     H: Fn(Incoming) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), HandleError>> + Send,
 {
-    let channel = bus.channel().await?;
-    channel
-        .basic_qos(options.prefetch, BasicQosOptions::default())
-        .await
-        .map_err(BusError::Amqp)?;
-    let queue_name = bus.config().queue_name(queue.name());
-    let consumer = channel
-        .basic_consume(
-            &queue_name,
-            &format!(
-                "{}-{}",
-                bus.config().connection_name,
-                uuid::Uuid::new_v4().simple()
-            ),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(BusError::Amqp)?;
-    tracing::info!(queue = %queue_name, prefetch = options.prefetch, "consuming");
-
+    let (channel, consumer) = open(bus, queue, options.prefetch).await?;
     consumer
         .take_until(shutdown.cancelled())
         .for_each_concurrent(options.concurrency, |delivery| {
@@ -192,13 +236,7 @@ where
         })
         .await;
 
-    if shutdown.is_cancelled() {
-        // Unacknowledged deliveries go back to the queue when the channel closes.
-        let _ = channel.close(200, "consumer shutting down").await;
-        Ok(())
-    } else {
-        Err(BusError::ChannelClosed)
-    }
+    close(channel, shutdown).await
 }
 
 async fn settle<H, Fut>(
@@ -258,25 +296,47 @@ where
 {
     let event_id = incoming.envelope.id;
     let event_type = incoming.envelope.event_type;
+    let what = format!("event {event_id} ({event_type})");
+    retry_transient(
+        queue,
+        &what,
+        || handler(incoming.clone()),
+        options.transient_retries,
+        shutdown,
+    )
+    .await
+}
+
+/// Runs `attempt` until it succeeds or fails permanently, retrying transient failures with
+/// jittered exponential backoff, at most `retries` times (`None`: until shutdown).
+pub(crate) async fn retry_transient<A, Fut>(
+    queue: WorkQueue,
+    what: &str,
+    mut attempt: A,
+    retries: Option<u32>,
+    shutdown: &CancellationToken,
+) -> Settlement
+where
+    A: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), HandleError>>,
+{
     let mut delay = Duration::from_millis(100);
-    let mut attempt = 0;
+    let mut attempts = 0;
     loop {
-        attempt += 1;
-        match handler(incoming.clone()).await {
+        attempts += 1;
+        match attempt().await {
             Ok(()) => return Settlement::Ack,
             Err(HandleError::Permanent(reason)) => {
-                tracing::error!(queue = queue.name(), %event_id, %event_type, %reason, "event cannot be handled; dead-lettering it");
+                tracing::error!(queue = queue.name(), what, %reason, "cannot be handled; dead-lettering it");
                 return Settlement::DeadLetter;
             }
             Err(HandleError::Transient(reason)) => {
-                let exhausted = options
-                    .transient_retries
-                    .is_some_and(|limit| attempt > limit);
+                let exhausted = retries.is_some_and(|limit| attempts > limit);
                 if exhausted || shutdown.is_cancelled() {
-                    tracing::warn!(queue = queue.name(), %event_id, %reason, "giving the event back to the queue");
+                    tracing::warn!(queue = queue.name(), what, %reason, "giving it back to the queue");
                     return Settlement::Requeue;
                 }
-                tracing::warn!(queue = queue.name(), %event_id, %reason, attempt, "transient failure; retrying");
+                tracing::warn!(queue = queue.name(), what, %reason, attempts, "transient failure; retrying");
                 let jitter =
                     Duration::from_millis(rand::random_range(0..=delay.as_millis() as u64 / 2));
                 tokio::select! {

@@ -4,13 +4,16 @@
 //! - [`Bus`]: one connection per process, re-established after a broker restart.
 //! - publishing with publisher confirms and `mandatory`, persistent messages.
 //! - [`consumer`]: prefetch, ack after the handler's effects, bounded redelivery, then the DLQ.
+//! - [`batch`]: the same, handling whatever has arrived together; and the dead-letter tap.
 
+pub mod batch;
 mod config;
 pub mod consumer;
 mod error;
 mod publish;
 pub mod topology;
 
+pub use batch::{run_batch_consumer, BatchOptions, DeadLetter, FromDelivery};
 pub use config::BusConfig;
 pub use consumer::{run_consumer, ConsumerOptions, HandleError, Incoming};
 pub use error::BusError;

@@ -19,6 +19,10 @@ pub enum WorkQueue {
     RoutingWork,
     TicketsPipeline,
     AnalyticsEvents,
+    /// A copy of every dead-lettered message of the work queues, kept by analytics so that
+    /// dead letters show on the dashboard with the tickets they concern. Bound to the
+    /// dead-letter exchange, not to the main one; it has no dead-letter queue of its own.
+    DeadLetterTap,
 }
 
 impl WorkQueue {
@@ -36,6 +40,7 @@ impl WorkQueue {
             WorkQueue::RoutingWork => "routing.work",
             WorkQueue::TicketsPipeline => "tickets.pipeline",
             WorkQueue::AnalyticsEvents => "analytics.events",
+            WorkQueue::DeadLetterTap => "analytics.dead_letters",
         }
     }
 
@@ -44,7 +49,12 @@ impl WorkQueue {
         format!("{}.dlq", self.name())
     }
 
-    /// The routing keys bound to the queue.
+    /// Whether the queue dead-letters into a `<queue>.dlq` of its own.
+    pub const fn has_dead_letter_queue(self) -> bool {
+        !matches!(self, WorkQueue::DeadLetterTap)
+    }
+
+    /// The routing keys bound to the queue on the main exchange.
     pub fn bindings(self) -> Vec<&'static str> {
         use EventType::*;
         let types: &[EventType] = match self {
@@ -70,6 +80,7 @@ impl WorkQueue {
                 TicketEscalated,
             ],
             WorkQueue::AnalyticsEvents => return vec!["#"],
+            WorkQueue::DeadLetterTap => return Vec::new(),
         };
         types.iter().map(|t| t.routing_key()).collect()
     }
@@ -157,6 +168,30 @@ pub async fn declare(channel: &Channel, config: &BusConfig) -> Result<(), BusErr
                 .map_err(BusError::Amqp)?;
         }
     }
+
+    let tap = config.queue_name(WorkQueue::DeadLetterTap.name());
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    channel
+        .queue_declare(&tap, queue_options, args)
+        .await
+        .map_err(BusError::Amqp)?;
+    for queue in WorkQueue::ALL {
+        // The dead-letter exchange routes by the name of the queue a message died in.
+        channel
+            .queue_bind(
+                &tap,
+                &dlx,
+                &config.queue_name(queue.name()),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(BusError::Amqp)?;
+    }
     Ok(())
 }
 
@@ -189,6 +224,13 @@ pub(crate) async fn delete(channel: &Channel, config: &BusConfig) -> Result<(), 
                 .map_err(BusError::Amqp)?;
         }
     }
+    channel
+        .queue_delete(
+            &config.queue_name(WorkQueue::DeadLetterTap.name()),
+            QueueDeleteOptions::default(),
+        )
+        .await
+        .map_err(BusError::Amqp)?;
     for exchange in [config.exchange.clone(), config.dead_letter_exchange()] {
         channel
             .exchange_delete(&exchange, ExchangeDeleteOptions::default())

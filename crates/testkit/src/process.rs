@@ -10,14 +10,14 @@ use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Where cargo put the binary `name` of this workspace: next to the test executable's
-/// `deps/` directory. Build them first (`cargo build --bins`).
+/// Where cargo put the binary `name` of this workspace: beside the running executable, or
+/// beside its `deps/` directory when it is a test. Build them first (`cargo build --bins`).
 pub fn binary_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable has a path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test executables live in <target>/<profile>/deps");
+    let exe = std::env::current_exe().expect("the executable has a path");
+    let mut dir = exe.parent().expect("an executable lives in a directory");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("deps/ lives in <target>/<profile>");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),

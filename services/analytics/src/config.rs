@@ -14,9 +14,13 @@ pub struct Config {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:8084")]
     pub http_addr: String,
-    /// Messages of `analytics.events` handled at once.
-    #[arg(long, env = "CONCURRENCY", default_value_t = 16)]
-    pub concurrency: usize,
+    /// Most events stored in one batch (one statement, one acknowledgement).
+    #[arg(long, env = "INGEST_BATCH", default_value_t = 500)]
+    pub ingest_batch: usize,
+    /// The taxonomy, to place categorized tickets in their pool before routing does. Optional:
+    /// without it, a ticket's pool is known once routing queues or assigns it.
+    #[arg(long, env = "TAXONOMY_PATH", default_value = "models/taxonomy.toml")]
+    pub taxonomy_path: std::path::PathBuf,
 }
 
 impl Config {
@@ -25,7 +29,8 @@ impl Config {
         Config {
             common: CommonConfig::for_tests(database_url, exchange),
             http_addr: "127.0.0.1:0".into(),
-            concurrency: 16,
+            ingest_batch: 500,
+            taxonomy_path: "models/taxonomy.toml".into(),
         }
     }
 }

@@ -2,6 +2,10 @@
 //! the figures managers read.
 
 pub mod config;
+pub mod frames;
+pub mod model;
+pub mod params;
+pub mod query;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -10,18 +10,23 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_bus::{run_batch_consumer, BatchOptions, Bus, DeadLetter, Incoming, WorkQueue};
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
 use sysops_platform::service;
 
+use sysops_taxonomy::Taxonomy;
+
 use crate::config::Config;
+use crate::frames::Live;
+use crate::model::Model;
 use crate::{routes, store, SCHEMA};
 
 /// What request handlers share.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    pub live: Arc<Live>,
 }
 
 /// A built service, bound to its port, not yet running.
@@ -41,11 +46,31 @@ impl Application {
             sqlx::migrate!("./migrations"),
         )
         .await?;
+        let taxonomy = match Taxonomy::load(&config.taxonomy_path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!(path = %config.taxonomy_path.display(), error = %e, "no taxonomy; pools are known once routing places tickets");
+                None
+            }
+        };
+        let mut model = Model::new(taxonomy.as_ref());
+        let rebuilt = store::load(&pool, &mut model)
+            .await
+            .context("rebuilding from the event store")?;
+        let live = Live::new(model).context("building the frames")?;
+        tracing::info!(
+            events = rebuilt.events,
+            dead_letters = rebuilt.dead_letters,
+            tickets = live.frames().tickets.height(),
+            seconds = rebuilt.seconds,
+            "rebuilt from the event store"
+        );
+        metrics::gauge!("analytics_rebuild_seconds").set(rebuilt.seconds);
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
         Ok(Application {
-            state: AppState { pool },
+            state: AppState { pool, live },
             config,
             listener,
             bus,
@@ -62,6 +87,7 @@ impl Application {
             .rabbitmq(self.bus.clone());
         let api = routes::events::router()
             .merge(routes::dashboard::router())
+            .merge(routes::page::router())
             .with_state(self.state.clone())
             .fallback(http::not_found);
         with_middleware(api, Duration::from_secs(30)).merge(ops.router())
@@ -70,22 +96,36 @@ impl Application {
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let router = self.router();
         let tracker = TaskTracker::new();
-        let pool = self.state.pool.clone();
-        let options = ConsumerOptions {
-            concurrency: self.config.concurrency,
-            prefetch: 128,
+        let options = BatchOptions {
+            max_batch: self.config.ingest_batch,
+            prefetch: u16::try_from(self.config.ingest_batch * 2).unwrap_or(u16::MAX),
             ..Default::default()
         };
-        tracker.spawn(run_consumer(
+        let state = self.state.clone();
+        tracker.spawn(run_batch_consumer(
             self.bus.clone(),
             WorkQueue::AnalyticsEvents,
-            options,
-            move |incoming| {
-                let pool = pool.clone();
-                async move { store::ingest(&pool, incoming).await }
+            options.clone(),
+            move |batch: Vec<Incoming>| {
+                let state = state.clone();
+                async move { store::ingest(&state.pool, &state.live, batch).await }
             },
             shutdown.clone(),
         ));
+        let state = self.state.clone();
+        let prefix = self.bus.config().queue_prefix.clone();
+        tracker.spawn(run_batch_consumer(
+            self.bus.clone(),
+            WorkQueue::DeadLetterTap,
+            options,
+            move |batch: Vec<DeadLetter>| {
+                let state = state.clone();
+                let prefix = prefix.clone();
+                async move { store::record_dead_letters(&state.pool, &state.live, &prefix, batch).await }
+            },
+            shutdown.clone(),
+        ));
+        tracker.spawn(self.state.live.clone().refresh_until(shutdown.clone()));
         http::serve(self.listener, router, shutdown.clone())
             .await
             .context("serving HTTP")?;

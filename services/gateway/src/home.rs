@@ -24,6 +24,7 @@ skill pool.</p>
   <li><a href="/api/health">/api/health</a> &mdash; the health of every service</li>
   <li><a href="/api/pools">/api/pools</a> &mdash; skill pools with their experts and backlog</li>
   <li><a href="/api/tickets">/api/tickets</a> &mdash; tickets, newest first</li>
+  <li><a href="/dashboard">/dashboard</a> &mdash; the managers' dashboard, live</li>
   <li><a href="/api/dashboard/summary">/api/dashboard/summary</a> &mdash; headline figures</li>
 </ul>
 </body>

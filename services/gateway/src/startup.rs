@@ -89,6 +89,8 @@ impl Application {
             .route("/", get(home::page))
             .route("/api/health", get(health::system_health))
             .route("/api/{*path}", any(proxy::forward))
+            .route("/dashboard", any(proxy::forward))
+            .route("/dashboard/{*path}", any(proxy::forward))
             .fallback(http::not_found)
             .with_state(self.state.clone());
         with_middleware(api, self.config.upstream_timeout() + TIMEOUT_MARGIN).merge(ops.router())

@@ -30,9 +30,12 @@ impl Service {
         }
     }
 
-    /// The service that owns `path`, by its first segment after `/api/`; `None` when no
-    /// service does.
+    /// The service that owns `path`, by its first segment after `/api/` (or the managers'
+    /// page, `/dashboard`, which analytics serves); `None` when no service does.
     pub fn owning(path: &str) -> Option<Service> {
+        if path == "/dashboard" || path.starts_with("/dashboard/") {
+            return Some(Service::Analytics);
+        }
         let rest = path.strip_prefix("/api/")?;
         let resource = rest.split('/').next().unwrap_or_default();
         match resource {
@@ -111,6 +114,8 @@ mod tests {
             ("/api/routing/statistics", Some(Service::Routing)),
             ("/api/dashboard/summary", Some(Service::Analytics)),
             ("/api/analytics/trends", Some(Service::Analytics)),
+            ("/dashboard", Some(Service::Analytics)),
+            ("/dashboard/app.js", Some(Service::Analytics)),
             ("/api/categorizer/categorize", Some(Service::Categorizer)),
         ];
         for (path, expected) in cases {
@@ -127,6 +132,7 @@ mod tests {
             "/api/auth/login",
             "/tickets",
             "/apitickets",
+            "/dashboards",
         ] {
             assert_eq!(Service::owning(path), None, "{path}");
         }

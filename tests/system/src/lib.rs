@@ -1,6 +1,8 @@
 //! End-to-end tests of the whole system: real service processes, real PostgreSQL and RabbitMQ.
 //! The tests live in `tests/`; this library holds what they share.
 
+pub mod browser;
+
 use std::time::Duration;
 
 use serde_json::Value;

@@ -1,0 +1,483 @@
+//! `analytics-bench`: the analytics service with a million events.
+//!
+//! Run (release): `cargo build --release -p sysops-analytics -p sysops-system-tests --bins &&
+//! $CARGO_TARGET_DIR/release/analytics-bench` (`--help` for the sizes). Needs PostgreSQL and
+//! RabbitMQ (`scripts/deps.sh`); works in a throwaway database and topology, removed at the end.
+//!
+//! 1. Store: `--events` synthetic events (a month of realistic ticket lifecycles and a roster)
+//!    go through the consumer's own handler, `store::ingest`, in batches of `--batch`.
+//! 2. Rebuild: the analytics binary starts on that database; the time until it listens is
+//!    the rebuild (it reads every event back before serving), and its memory is read.
+//! 3. Queries: every dashboard endpoint, with and without filters, `--rounds` times each over
+//!    HTTP; p50/p95/max per query.
+//! 4. Live ingest: `--live-events` more events published to RabbitMQ while a client polls the
+//!    summary; events per second from the first publish until the figures show them all, and
+//!    the summary's latency meanwhile.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use sysops_analytics::frames::Live;
+use sysops_analytics::model::Model;
+use sysops_analytics::{store, SCHEMA};
+use sysops_bus::Incoming;
+use sysops_contract::{Envelope, EventType, RawEnvelope};
+use sysops_platform::db::{connect_and_migrate, PoolSettings};
+use sysops_testkit::{ServiceProcess, TestEnv};
+
+#[derive(Debug, Parser)]
+#[command(name = "analytics-bench", about = "Benchmarks the analytics service")]
+struct Args {
+    /// Events stored before the service starts.
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Events published through RabbitMQ while the service runs.
+    #[arg(long, default_value_t = 100_000)]
+    live_events: usize,
+    /// Events per store batch (the service's INGEST_BATCH).
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Requests per query.
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+    #[arg(long, default_value_t = 200)]
+    experts: usize,
+}
+
+/// (category, pool) of the shipped taxonomy.
+const CATEGORIES: [(&str, &str); 12] = [
+    ("computers", "computers"),
+    ("tv_home_theater", "av"),
+    ("audio", "av"),
+    ("networking", "networking"),
+    ("smart_home", "smart_home"),
+    ("phones_tablets", "mobile"),
+    ("printers", "printers"),
+    ("software_os", "software"),
+    ("account_billing", "billing"),
+    ("gaming_consoles", "gaming"),
+    ("cameras_wearables", "cameras_wearables"),
+    ("installation_delivery", "installation"),
+];
+const REGIONS: [&str; 4] = ["north", "south", "east", "west"];
+const PRIORITIES: [(&str, f64); 4] = [
+    ("low", 0.2),
+    ("normal", 0.55),
+    ("high", 0.2),
+    ("urgent", 0.05),
+];
+
+struct Expert {
+    id: Uuid,
+    name: String,
+    pool: &'static str,
+}
+
+/// Synthetic events: a roster, then tickets created over the last 30 days with lifecycles
+/// like the real ones (most assigned within seconds, some queued, reviewed, rejected,
+/// breached; resolved and closed later), never in the future.
+struct Generator {
+    rng: StdRng,
+    experts: Vec<Expert>,
+    now: DateTime<Utc>,
+    span_ms: i64,
+}
+
+impl Generator {
+    fn new(seed: u64, experts: usize, now: DateTime<Utc>) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let experts = (0..experts)
+            .map(|i| Expert {
+                id: Uuid::from_u128(rng.random()),
+                name: format!("Expert {i}"),
+                pool: CATEGORIES[i % CATEGORIES.len()].1,
+            })
+            .collect();
+        Generator {
+            rng,
+            experts,
+            now,
+            span_ms: 30 * 86_400_000,
+        }
+    }
+
+    fn roster(&self) -> Vec<RawEnvelope> {
+        self.experts
+            .iter()
+            .map(|e| {
+                let mut ev = Envelope::new(
+                    EventType::ExpertChanged,
+                    None,
+                    json!({"expert_id": e.id, "name": e.name, "availability": "available",
+                           "capacity": 3, "skills": [{"pool": e.pool, "proficiency": 0.8}],
+                           "regions": REGIONS}),
+                );
+                ev.occurred_at = self.now - chrono::Duration::days(31);
+                ev
+            })
+            .collect()
+    }
+
+    /// A random expert of `pool`: (id, name).
+    fn expert(&mut self, pool: &str) -> (Uuid, String) {
+        let candidates: Vec<&Expert> = self.experts.iter().filter(|e| e.pool == pool).collect();
+        let e = candidates[self.rng.random_range(0..candidates.len())];
+        (e.id, e.name.clone())
+    }
+
+    fn assigned(pool: &str, (id, name): &(Uuid, String), attempt: u32) -> Value {
+        let candidates: Vec<Value> = (0..5u128)
+            .map(|k| {
+                json!({"expert_id": Uuid::from_u128(k), "name": format!("Candidate {k}"),
+                       "score": 0.5, "note": "eligible: skill 0.8, load 1/3, region match"})
+            })
+            .collect();
+        json!({"pool": pool, "expert_id": id, "expert_name": name, "attempt": attempt,
+               "decision": {"candidates": candidates, "reason": "highest score"}})
+    }
+
+    /// One ticket's events.
+    fn ticket(&mut self) -> Vec<RawEnvelope> {
+        use EventType::*;
+        let id = Uuid::from_u128(self.rng.random());
+        let now = self.now.timestamp_millis();
+        let created = now - self.rng.random_range(0..self.span_ms);
+        let mut events: Vec<(EventType, i64, Value)> = Vec::with_capacity(8);
+        let mut p = self.rng.random::<f64>();
+        let priority = PRIORITIES
+            .iter()
+            .find(|(_, w)| {
+                p -= w;
+                p < 0.0
+            })
+            .map_or("normal", |(name, _)| name);
+        let region = REGIONS[self.rng.random_range(0..REGIONS.len())];
+        let customer = format!("customer{}@example.com", self.rng.random_range(0..50_000));
+        events.push((
+            TicketCreated,
+            created,
+            json!({"title": "Synthetic ticket", "description": "Something stopped working after the update.",
+                   "customer": customer, "region": region, "priority": priority, "channel": "web"}),
+        ));
+        let (category, pool) = CATEGORIES[self.rng.random_range(0..CATEGORIES.len())];
+        let confidence: f64 = 0.3 + 0.7 * self.rng.random::<f64>().sqrt();
+        let method = match self.rng.random_range(0..100) {
+            0..80 => "embedding",
+            80..95 => "llm",
+            _ => "keyword",
+        };
+        let review = confidence < 0.5;
+        let mut t = created + self.rng.random_range(50..3000);
+        events.push((
+            TicketCategorized,
+            t,
+            json!({"category": category, "confidence": confidence, "method": method,
+                   "latency_ms": 20.0, "needs_review": review,
+                   "candidates": [{"category": category, "score": confidence}]}),
+        ));
+        let (category, pool) = if review {
+            t += self.rng.random_range(600_000..3_600_000);
+            let (to, to_pool) = CATEGORIES[self.rng.random_range(0..CATEGORIES.len())];
+            events.push((
+                TicketRecategorized,
+                t,
+                json!({"from": category, "to": to, "by": "manager"}),
+            ));
+            (to, to_pool)
+        } else {
+            (category, pool)
+        };
+        if self.rng.random_bool(0.2) {
+            events.push((
+                TicketQueued,
+                t + 100,
+                json!({"category": category, "pool": pool}),
+            ));
+            t += self.rng.random_range(60_000..7_200_000);
+        } else {
+            t += self.rng.random_range(200..5000);
+        }
+        let mut expert = self.expert(pool);
+        events.push((TicketAssigned, t, Self::assigned(pool, &expert, 1)));
+        if self.rng.random_bool(0.08) {
+            t += self.rng.random_range(60_000..1_800_000);
+            events.push((
+                TicketRejected,
+                t,
+                json!({"by": expert.1, "reason": "not my area"}),
+            ));
+            expert = self.expert(pool);
+            t += 1000;
+            events.push((TicketAssigned, t, Self::assigned(pool, &expert, 2)));
+        }
+        if self.rng.random_bool(0.05) {
+            let due = DateTime::from_timestamp_millis(t + 900_000);
+            events.push((
+                TicketSlaBreached,
+                t + 900_000,
+                json!({"clock": "accept", "due_at": due}),
+            ));
+        }
+        if self.rng.random_bool(0.9) {
+            t += self.rng.random_range(60_000..3_600_000);
+            events.push((TicketAccepted, t, json!({"by": expert.1})));
+            if self.rng.random_bool(0.85) {
+                t += self.rng.random_range(600_000..172_800_000);
+                events.push((TicketResolved, t, json!({"by": expert.1})));
+                if self.rng.random_bool(0.5) {
+                    t += 86_400_000;
+                    events.push((TicketClosed, t, json!({"by": "customer"})));
+                }
+            }
+        }
+        events
+            .into_iter()
+            .filter(|(_, at, _)| *at <= now)
+            .map(|(kind, at, data)| {
+                let mut e = Envelope::new(kind, Some(id), data);
+                e.occurred_at = DateTime::from_timestamp_millis(at).unwrap_or(self.now);
+                e
+            })
+            .collect()
+    }
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// VmRSS and VmHWM of `pid`, in MB.
+fn memory(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+async fn events_shown(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
+    let s: Value = http
+        .get(format!("{base}/api/dashboard/summary?from="))
+        .send()
+        .await?
+        .json()
+        .await?;
+    s["events_total"].as_u64().context("events_total")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let env = TestEnv::new().await;
+    let result = run(&args, &env).await;
+    env.cleanup().await;
+    result
+}
+
+async fn run(args: &Args, env: &TestEnv) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let mut generator = Generator::new(7, args.experts, now);
+    let summary_line = |name: &str, value: String| println!("{name:<44} {value}");
+    println!(
+        "analytics-bench: {} stored events, {} live events, {} experts, batch {}",
+        args.events, args.live_events, args.experts, args.batch
+    );
+
+    // 1. Store.
+    let pool = connect_and_migrate(
+        &env.database_url,
+        SCHEMA,
+        PoolSettings::default(),
+        sqlx::migrate!("../../services/analytics/migrations"),
+    )
+    .await?;
+    let live = Live::new(Model::default())?;
+    let started = Instant::now();
+    let mut stored = 0;
+    let mut pending: Vec<Incoming> = generator
+        .roster()
+        .into_iter()
+        .map(|envelope| Incoming {
+            envelope,
+            redelivered: false,
+        })
+        .collect();
+    let mut tickets = 0;
+    while stored < args.events {
+        while pending.len() < args.batch {
+            tickets += 1;
+            pending.extend(generator.ticket().into_iter().map(|envelope| Incoming {
+                envelope,
+                redelivered: false,
+            }));
+        }
+        let take = args.batch.min(args.events - stored);
+        let batch: Vec<Incoming> = pending.drain(..take).collect();
+        store::ingest(&pool, &live, batch)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        stored += take;
+    }
+    let store_secs = started.elapsed().as_secs_f64();
+    summary_line(
+        "store (handler, no broker)",
+        format!(
+            "{stored} events of {tickets} tickets in {store_secs:.1} s = {:.0} events/s",
+            stored as f64 / store_secs
+        ),
+    );
+    drop(live);
+    pool.close().await;
+
+    // 2. Rebuild.
+    let started = Instant::now();
+    let service = ServiceProcess::start("analytics", &env.service_env()).await?;
+    let rebuild = started.elapsed();
+    let pid = service.pid().context("the service runs")?;
+    let base = service.url();
+    let http = reqwest::Client::new();
+    let shown = events_shown(&http, &base).await?;
+    anyhow::ensure!(
+        shown as usize == stored,
+        "the service shows {shown} of {stored} events"
+    );
+    let (rss, hwm) = memory(pid);
+    summary_line(
+        "rebuild (start to listening)",
+        format!("{:.2} s for {stored} events", rebuild.as_secs_f64()),
+    );
+    summary_line(
+        "memory after rebuild",
+        format!("RSS {rss:.0} MB, peak {hwm:.0} MB"),
+    );
+
+    // 3. Queries.
+    let queries = [
+        "/api/dashboard/summary?from=",
+        "/api/dashboard/summary?from=7d&pool=networking&priority=high",
+        "/api/dashboard/routing",
+        "/api/dashboard/routing?region=north",
+        "/api/analytics/tickets?period=month",
+        "/api/analytics/tickets?period=day&category=printers",
+        "/api/analytics/performance",
+        "/api/analytics/trends?days=30",
+        "/api/analytics/pools/printers",
+        "/api/analytics/drilldown?status=queued",
+        "/api/analytics/drilldown?slowest=t_resolve&from=7d",
+        "/api/analytics/dead-letters",
+    ];
+    println!();
+    println!(
+        "{:<62} {:>9} {:>9} {:>9}",
+        "query", "p50 ms", "p95 ms", "max ms"
+    );
+    let mut worst_p95: f64 = 0.0;
+    for q in queries {
+        let url = format!("{base}{q}");
+        for _ in 0..3 {
+            http.get(&url).send().await?.bytes().await?;
+        }
+        let mut times = Vec::with_capacity(args.rounds);
+        for _ in 0..args.rounds {
+            let t = Instant::now();
+            let r = http.get(&url).send().await?;
+            anyhow::ensure!(r.status().is_success(), "{q}: {}", r.status());
+            r.bytes().await?;
+            times.push(millis(t.elapsed()));
+        }
+        times.sort_by(f64::total_cmp);
+        let p95 = percentile(&times, 0.95);
+        worst_p95 = worst_p95.max(p95);
+        println!(
+            "{q:<62} {:>9.1} {p95:>9.1} {:>9.1}",
+            percentile(&times, 0.5),
+            times.last().copied().unwrap_or(f64::NAN)
+        );
+    }
+    println!();
+    summary_line("worst query p95", format!("{worst_p95:.1} ms"));
+
+    // 4. Live ingest through the broker.
+    let mut live_events = Vec::with_capacity(args.live_events);
+    while live_events.len() < args.live_events {
+        live_events.extend(generator.ticket());
+    }
+    live_events.truncate(args.live_events);
+    let bus = env.bus();
+    let target = (stored + live_events.len()) as u64;
+    let polling = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let poller = {
+        let http = http.clone();
+        let base = base.clone();
+        let polling = polling.clone();
+        tokio::spawn(async move {
+            loop {
+                let t = Instant::now();
+                let shown = events_shown(&http, &base).await.unwrap_or(0);
+                if let Ok(mut p) = polling.lock() {
+                    p.push(millis(t.elapsed()));
+                }
+                if shown >= target {
+                    return Instant::now();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    for chunk in live_events.chunks(1000) {
+        bus.publish_all(chunk).await?;
+    }
+    let published = started.elapsed();
+    let done = tokio::time::timeout(Duration::from_secs(600), poller)
+        .await
+        .context("the live events did not all show within 10 minutes")??;
+    let ingest = done.duration_since(started).as_secs_f64();
+    let mut during = polling.lock().map(|p| p.clone()).unwrap_or_default();
+    during.sort_by(f64::total_cmp);
+    let (rss, hwm) = memory(pid);
+    summary_line(
+        "live ingest through RabbitMQ",
+        format!(
+            "{} events in {ingest:.1} s = {:.0} events/s (published in {:.1} s)",
+            live_events.len(),
+            live_events.len() as f64 / ingest,
+            published.as_secs_f64()
+        ),
+    );
+    summary_line(
+        "summary latency during live ingest",
+        format!(
+            "p50 {:.1} ms, p95 {:.1} ms over {} requests",
+            percentile(&during, 0.5),
+            percentile(&during, 0.95),
+            during.len()
+        ),
+    );
+    summary_line(
+        "memory at the end",
+        format!("RSS {rss:.0} MB, peak {hwm:.0} MB"),
+    );
+    drop(service);
+    Ok(())
+}
