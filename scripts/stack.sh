@@ -122,6 +122,7 @@ up() {
 
 Sysops Squad triage is up.
   Web:        http://127.0.0.1:${PORT[gateway]}/
+  Dashboard:  http://127.0.0.1:${PORT[gateway]}/dashboard
   API health: http://127.0.0.1:${PORT[gateway]}/api/health
   Try:        curl -s -XPOST http://127.0.0.1:${PORT[gateway]}/api/tickets -H 'content-type: application/json' \\
                 -d '{"title":"Printer jams","description":"paper jam on every page"}'

@@ -108,3 +108,24 @@ pub async fn wait_for_ticket(
     )
     .await
 }
+
+/// A series of a service's `/metrics` (at `base`), summed over its labels: `name` is a metric
+/// name, or a name with labels as the exporter writes them (`x_count{query="summary"}`).
+pub async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<f64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b' ') | Some(b'{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}

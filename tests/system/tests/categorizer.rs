@@ -6,34 +6,12 @@ use futures::StreamExt;
 use uuid::Uuid;
 
 use sysops_system_tests::{
-    count_status, event_types, history, sample_ticket, wait_for_ticket, SETTLE,
+    count_status, event_types, history, metric, sample_ticket, wait_for_ticket, SETTLE,
 };
 use sysops_testkit::{stack::submit_ticket, wait_for, ServiceProcess, TestEnv};
 
 async fn categorized(http: &reqwest::Client, base: &str) -> i64 {
     count_status(http, base, "queued").await + count_status(http, base, "needs_review").await
-}
-
-/// A gauge or counter of a service's `/metrics`, summed over its labels.
-async fn metric(http: &reqwest::Client, service: &ServiceProcess, name: &str) -> Option<f64> {
-    let text = http
-        .get(format!("{}/metrics", service.url()))
-        .send()
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    let values: Vec<f64> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with(name)
-                && (l.as_bytes().get(name.len()) == Some(&b' ')
-                    || l.as_bytes().get(name.len()) == Some(&b'{'))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
-        .collect();
-    (!values.is_empty()).then(|| values.iter().sum())
 }
 
 #[tokio::test]
@@ -96,7 +74,7 @@ async fn three_replicas_categorize_a_thousand_tickets_once_each_even_when_one_is
         );
     }
     for survivor in [&replicas[0], &replicas[2]] {
-        let decisions = metric(&http, survivor, "categorizer_decisions_total")
+        let decisions = metric(&http, &survivor.url(), "categorizer_decisions_total")
             .await
             .unwrap_or(0.0);
         assert!(decisions > 0.0, "every live replica took work");
@@ -127,7 +105,7 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
     let mut before = Vec::new();
     for r in &replicas {
         let trained = wait_for("the replica trained at start", SETTLE, || {
-            metric(&http, r, "categorizer_training_examples")
+            metric(&http, &r.url(), "categorizer_training_examples")
         })
         .await
         .expect("trained at start");
@@ -160,7 +138,7 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
             "the replica retrained with the correction",
             SETTLE,
             || async {
-                let now = metric(&http, r, "categorizer_training_examples").await?;
+                let now = metric(&http, &r.url(), "categorizer_training_examples").await?;
                 (now > *before).then_some(())
             },
         )

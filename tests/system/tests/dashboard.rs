@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use sysops_system_tests::browser::{dom, screenshot, tags, Tag};
-use sysops_system_tests::{sample_ticket, SETTLE};
+use sysops_system_tests::{metric, sample_ticket, SETTLE};
 use sysops_testkit::{wait_for, Stack};
 
 const TICKETS: usize = 12;
@@ -23,6 +23,17 @@ async fn get(stack: &Stack, path: &str) -> Value {
         .json()
         .await
         .expect("json")
+}
+
+/// Summary queries analytics has answered, from its `/metrics`.
+async fn summary_queries(stack: &Stack) -> u64 {
+    metric(
+        &stack.http,
+        &stack.analytics.url(),
+        "analytics_query_seconds_count{query=\"summary\"}",
+    )
+    .await
+    .unwrap_or(0.0) as u64
 }
 
 fn value_of<'a>(tags: &'a [Tag], chart: &str, label: &str, key: Option<&str>) -> Option<&'a str> {
@@ -72,7 +83,13 @@ async fn the_dashboard_draws_the_figures_of_the_processed_tickets() {
     let routing = get(&stack, "/api/dashboard/routing").await;
 
     let url = format!("{base}/dashboard");
+    let polls_before = summary_queries(&stack).await;
     let page = dom(&url, BUDGET).await.expect("the page renders");
+    let polls = summary_queries(&stack).await - polls_before;
+    assert!(
+        polls >= 2,
+        "the page keeps polling while open ({polls} summary queries in {BUDGET:?})"
+    );
     let t = tags(&page);
 
     let kpi = |key: &str| {
@@ -143,7 +160,7 @@ async fn the_dashboard_draws_the_figures_of_the_processed_tickets() {
         "nothing is loaded from elsewhere"
     );
 
-    // Live: a new ticket shows without reloading (the page polls).
+    // A ticket submitted now shows on the page.
     let (title, description) = sample_ticket(99);
     stack.submit(&title, &description).await.expect("submitted");
     wait_for("analytics to see the new ticket", SETTLE, || async {

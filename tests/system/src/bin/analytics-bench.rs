@@ -31,6 +31,7 @@ use sysops_analytics::{store, SCHEMA};
 use sysops_bus::Incoming;
 use sysops_contract::{Envelope, EventType, RawEnvelope};
 use sysops_platform::db::{connect_and_migrate, PoolSettings};
+use sysops_system_tests::metric;
 use sysops_testkit::{ServiceProcess, TestEnv};
 
 #[derive(Debug, Parser)]
@@ -362,9 +363,14 @@ async fn run(args: &Args, env: &TestEnv) -> anyhow::Result<()> {
         "the service shows {shown} of {stored} events"
     );
     let (rss, hwm) = memory(pid);
+    let reading = metric(&http, &base, "analytics_rebuild_seconds").await;
     summary_line(
         "rebuild (start to listening)",
-        format!("{:.2} s for {stored} events", rebuild.as_secs_f64()),
+        format!(
+            "{:.2} s for {stored} events (reading the store: {:.2} s)",
+            rebuild.as_secs_f64(),
+            reading.unwrap_or(f64::NAN)
+        ),
     );
     summary_line(
         "memory after rebuild",
@@ -474,6 +480,14 @@ async fn run(args: &Args, env: &TestEnv) -> anyhow::Result<()> {
             during.len()
         ),
     );
+    let builds = metric(&http, &base, "analytics_frame_build_seconds_count").await;
+    let build_secs = metric(&http, &base, "analytics_frame_build_seconds_sum").await;
+    if let (Some(n), Some(total)) = (builds, build_secs) {
+        summary_line(
+            "frame rebuilds (model -> polars)",
+            format!("{n:.0}, mean {:.1} ms", total / n.max(1.0) * 1000.0),
+        );
+    }
     summary_line(
         "memory at the end",
         format!("RSS {rss:.0} MB, peak {hwm:.0} MB"),
