@@ -104,8 +104,9 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
     let base = tickets.url();
     let mut before = Vec::new();
     for r in &replicas {
+        let url = r.url();
         let trained = wait_for("the replica trained at start", SETTLE, || {
-            metric(&http, &r.url(), "categorizer_training_examples")
+            metric(&http, &url, "categorizer_training_examples")
         })
         .await
         .expect("trained at start");
