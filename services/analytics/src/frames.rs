@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::Model;
 
-/// How stale the frames may be while events flow.
+/// How stale the frames may be while events flow, at least. With many tickets a rebuild takes
+/// longer; the wait after one is then four times its duration, so rebuilding never takes more
+/// than a fifth of a core.
 pub const REFRESH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// One consistent picture of everything analytics knows.
@@ -63,74 +65,59 @@ fn seconds_between(from: Option<i64>, to: Option<i64>) -> Option<f64> {
 /// seconds: t_categorize (created to categorized), t_assign (created to first assigned),
 /// t_accept (assigned to accepted), t_resolve (created to resolved).
 pub fn tickets_frame(model: &Model) -> PolarsResult<DataFrame> {
-    let rows = model.tickets();
-    let n = rows.len();
-    macro_rules! column {
-        ($name:literal, $value:expr) => {
-            Column::new($name.into(), rows.iter().map($value).collect::<Vec<_>>())
-        };
+    // One pass over the rows, filling every column at once: rows are wide, and a pass per
+    // column would read them all forty times.
+    macro_rules! columns {
+        ($rows:expr, |$t:ident| { $($name:ident: $ty:ty = $value:expr,)* }) => {{
+            let rows = $rows;
+            $(let mut $name: Vec<$ty> = Vec::with_capacity(rows.len());)*
+            for $t in rows {
+                $($name.push($value);)*
+            }
+            DataFrame::new(rows.len(), vec![$(Column::new(stringify!($name).into(), $name)),*])
+        }};
     }
-    let ids: Vec<String> = rows.iter().map(|t| t.id.to_string()).collect();
-    let experts: Vec<Option<String>> = rows
-        .iter()
-        .map(|t| t.expert_id.map(|e| e.to_string()))
-        .collect();
-    let columns = vec![
-        Column::new("ticket_id".into(), ids),
-        column!("title", |t| t.title.as_deref()),
-        column!("customer", |t| t.customer.as_deref()),
-        column!("region", |t| t.region.as_deref()),
-        column!("priority", |t| t.priority.as_deref()),
-        column!("channel", |t| t.channel.as_deref()),
-        column!("category", |t| t.category.as_deref()),
-        column!("original_category", |t| t.original_category.as_deref()),
-        column!("pool", |t| t.pool.as_deref()),
-        column!("method", |t| t.method.as_deref()),
-        column!("model", |t| t.model.as_deref()),
-        column!("confidence", |t| t.confidence.map(f64::from)),
-        column!("needs_review", |t| t.needs_review),
-        column!("overridden", |t| t.overridden),
-        column!("status", |t| t.status.as_str()),
-        Column::new("expert_id".into(), experts),
-        column!("expert_name", |t| t.expert_name.as_deref()),
-        column!("created_ms", |t| t.created_ms),
-        column!("categorized_ms", |t| t.categorized_ms),
-        column!("first_assigned_ms", |t| t.first_assigned_ms),
-        column!("assigned_ms", |t| t.assigned_ms),
-        column!("accepted_ms", |t| t.accepted_ms),
-        column!("resolved_ms", |t| t.resolved_ms),
-        column!("closed_ms", |t| t.closed_ms),
-        column!("cancelled_ms", |t| t.cancelled_ms),
-        column!("assignments", |t| t.assignments),
-        column!("reassignments", |t| t.assignments.saturating_sub(1)),
-        column!("rejections", |t| t.rejections),
-        column!("takebacks", |t| t.takebacks),
-        column!("escalated", |t| t.escalated),
-        column!("breach_assign", |t| t.breach_assign),
-        column!("breach_accept", |t| t.breach_accept),
-        column!("breach_resolve", |t| t.breach_resolve),
-        column!("breached", |t| t.breach_assign
-            || t.breach_accept
-            || t.breach_resolve),
-        column!("held", |t| t.is_held()),
-        column!("t_categorize", |t| seconds_between(
-            t.created_ms,
-            t.categorized_ms
-        )),
-        column!("t_assign", |t| seconds_between(
-            t.created_ms,
-            t.first_assigned_ms
-        )),
-        column!("t_accept", |t| seconds_between(
-            t.assigned_ms,
-            t.accepted_ms
-        )),
-        column!("t_resolve", |t| seconds_between(
-            t.created_ms,
-            t.resolved_ms
-        )),
-    ];
-    DataFrame::new(n, columns)
+    columns!(model.tickets(), |t| {
+        ticket_id: String = t.id.to_string(),
+        title: Option<&str> = t.title.as_deref(),
+        customer: Option<&str> = t.customer.as_deref(),
+        region: Option<&str> = t.region.as_deref(),
+        priority: Option<&str> = t.priority.as_deref(),
+        channel: Option<&str> = t.channel.as_deref(),
+        category: Option<&str> = t.category.as_deref(),
+        original_category: Option<&str> = t.original_category.as_deref(),
+        pool: Option<&str> = t.pool.as_deref(),
+        method: Option<&str> = t.method.as_deref(),
+        model: Option<&str> = t.model.as_deref(),
+        confidence: Option<f64> = t.confidence.map(f64::from),
+        needs_review: bool = t.needs_review,
+        overridden: bool = t.overridden,
+        status: &str = t.status.as_str(),
+        expert_id: Option<String> = t.expert_id.map(|e| e.to_string()),
+        expert_name: Option<&str> = t.expert_name.as_deref(),
+        created_ms: Option<i64> = t.created_ms,
+        categorized_ms: Option<i64> = t.categorized_ms,
+        first_assigned_ms: Option<i64> = t.first_assigned_ms,
+        assigned_ms: Option<i64> = t.assigned_ms,
+        accepted_ms: Option<i64> = t.accepted_ms,
+        resolved_ms: Option<i64> = t.resolved_ms,
+        closed_ms: Option<i64> = t.closed_ms,
+        cancelled_ms: Option<i64> = t.cancelled_ms,
+        assignments: u32 = t.assignments,
+        reassignments: u32 = t.assignments.saturating_sub(1),
+        rejections: u32 = t.rejections,
+        takebacks: u32 = t.takebacks,
+        escalated: bool = t.escalated,
+        breach_assign: bool = t.breach_assign,
+        breach_accept: bool = t.breach_accept,
+        breach_resolve: bool = t.breach_resolve,
+        breached: bool = t.breach_assign || t.breach_accept || t.breach_resolve,
+        held: bool = t.is_held(),
+        t_categorize: Option<f64> = seconds_between(t.created_ms, t.categorized_ms),
+        t_assign: Option<f64> = seconds_between(t.created_ms, t.first_assigned_ms),
+        t_accept: Option<f64> = seconds_between(t.assigned_ms, t.accepted_ms),
+        t_resolve: Option<f64> = seconds_between(t.created_ms, t.resolved_ms),
+    })
 }
 
 /// Columns: expert_id, name, availability, capacity, pools and regions (comma-separated).
@@ -232,8 +219,9 @@ impl Live {
             .clone()
     }
 
-    /// Rebuilds the frames if the model changed since they were built; blocking.
-    pub fn refresh(&self) -> PolarsResult<bool> {
+    /// Rebuilds the frames if the model changed since they were built; blocking. Returns how
+    /// long the rebuild took, if there was one.
+    pub fn refresh(&self) -> PolarsResult<Option<Duration>> {
         let current = self.frames().version;
         let started = Instant::now();
         let frames = {
@@ -242,32 +230,34 @@ impl Live {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if model.version() == current {
-                return Ok(false);
+                return Ok(None);
             }
             Frames::build(&model)?
         };
-        metrics::histogram!("analytics_frame_build_seconds")
-            .record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        metrics::histogram!("analytics_frame_build_seconds").record(took.as_secs_f64());
         metrics::gauge!("analytics_tickets").set(frames.tickets.height() as f64);
         *self
             .frames
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(frames);
-        Ok(true)
+        Ok(Some(took))
     }
 
     /// Keeps the frames fresh until `shutdown`, on a blocking thread.
     pub async fn refresh_until(self: Arc<Self>, shutdown: CancellationToken) {
         while !shutdown.is_cancelled() {
             let live = self.clone();
+            let mut wait = REFRESH_INTERVAL;
             match tokio::task::spawn_blocking(move || live.refresh()).await {
-                Ok(Ok(_)) => {}
+                Ok(Ok(Some(took))) => wait = wait.max(took * 4),
+                Ok(Ok(None)) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "could not rebuild the frames"),
                 Err(e) => tracing::error!(error = %e, "frame rebuild panicked"),
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(REFRESH_INTERVAL) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
     }

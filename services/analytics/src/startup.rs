@@ -35,6 +35,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     bus: Arc<Bus>,
+    /// How long the start-up rebuild took, for `/metrics`.
+    rebuild_seconds: f64,
 }
 
 impl Application {
@@ -65,7 +67,6 @@ impl Application {
             seconds = rebuilt.seconds,
             "rebuilt from the event store"
         );
-        metrics::gauge!("analytics_rebuild_seconds").set(rebuilt.seconds);
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
@@ -74,6 +75,7 @@ impl Application {
             config,
             listener,
             bus,
+            rebuild_seconds: rebuilt.seconds,
         })
     }
 
@@ -95,6 +97,8 @@ impl Application {
 
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let router = self.router();
+        // Set once the metrics recorder exists (building the router installs it).
+        metrics::gauge!("analytics_rebuild_seconds").set(self.rebuild_seconds);
         let tracker = TaskTracker::new();
         let options = BatchOptions {
             max_batch: self.config.ingest_batch,

@@ -51,6 +51,10 @@ struct Args {
     rounds: usize,
     #[arg(long, default_value_t = 200)]
     experts: usize,
+    /// Only time the frame build and each query function in this process, on events applied
+    /// straight to the model (no database, broker or HTTP): where the time of a query goes.
+    #[arg(long)]
+    in_process: bool,
 }
 
 /// (category, pool) of the shipped taxonomy.
@@ -251,6 +255,105 @@ impl Generator {
     }
 }
 
+/// Applies the events to a model here and times the frame build and every query function.
+fn in_process(args: &Args) -> anyhow::Result<()> {
+    use sysops_analytics::frames::Frames;
+    use sysops_analytics::model::Event;
+    use sysops_analytics::query::{self, Drill, Filters};
+
+    let now = Utc::now();
+    let mut generator = Generator::new(7, args.experts, now);
+    let mut model = Model::default();
+    let mut applied = 0;
+    let apply = |events: Vec<RawEnvelope>, model: &mut Model| {
+        for e in events {
+            model.apply(&Event {
+                event_type: e.event_type,
+                ticket_id: e.ticket_id,
+                occurred_ms: e.occurred_at.timestamp_millis(),
+                data: &e.data,
+            });
+        }
+    };
+    apply(generator.roster(), &mut model);
+    while applied < args.events {
+        let events = generator.ticket();
+        applied += events.len();
+        apply(events, &mut model);
+    }
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        Frames::build(&model)?;
+        times.push(millis(t.elapsed()));
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{applied} events, {} tickets; frame build p50 {:.1} ms",
+        model.tickets().len(),
+        percentile(&times, 0.5)
+    );
+    let frames = Frames::build(&model)?;
+    let all = Filters::default();
+    let narrow = Filters {
+        from_ms: Some(now.timestamp_millis() - 7 * 86_400_000),
+        pool: Some("networking".into()),
+        ..Filters::default()
+    };
+    type Query<'a> = (&'a str, Box<dyn Fn() -> anyhow::Result<()> + 'a>);
+    let queries: Vec<Query> = vec![
+        (
+            "summary",
+            Box::new(|| Ok(query::summary(&frames, &all).map(drop)?)),
+        ),
+        (
+            "summary (7d, pool)",
+            Box::new(|| Ok(query::summary(&frames, &narrow).map(drop)?)),
+        ),
+        (
+            "routing",
+            Box::new(|| Ok(query::routing(&frames, &all).map(drop)?)),
+        ),
+        (
+            "tickets month",
+            Box::new(|| Ok(query::volume(&frames, &all, "month", now).map(drop)?)),
+        ),
+        (
+            "performance",
+            Box::new(|| Ok(query::performance(&frames, &all).map(drop)?)),
+        ),
+        (
+            "trends 30",
+            Box::new(|| Ok(query::trends(&frames, &all, 30, now).map(drop)?)),
+        ),
+        (
+            "drilldown queued",
+            Box::new(|| {
+                let d = Drill {
+                    status: Some(sysops_contract::TicketStatus::Queued),
+                    ..Drill::default()
+                };
+                Ok(query::drilldown(&frames, &all, &d, 0, Some(100)).map(drop)?)
+            }),
+        ),
+    ];
+    for (name, q) in &queries {
+        let mut times = Vec::new();
+        for _ in 0..args.rounds {
+            let t = Instant::now();
+            q()?;
+            times.push(millis(t.elapsed()));
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{name:<24} p50 {:>7.1} ms  p95 {:>7.1} ms",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95)
+        );
+    }
+    Ok(())
+}
+
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -289,6 +392,9 @@ async fn events_shown(http: &reqwest::Client, base: &str) -> anyhow::Result<u64>
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.in_process {
+        return in_process(&args);
+    }
     let env = TestEnv::new().await;
     let result = run(&args, &env).await;
     env.cleanup().await;
