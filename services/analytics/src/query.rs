@@ -887,31 +887,26 @@ pub fn volume(
     }))
 }
 
-/// `GET /api/analytics/performance`: how fast tickets move (overall, per pool, per
-/// priority), how the categorizer decides (method mix, confidence distribution, review and
+/// `GET /api/analytics/performance`: how fast tickets move (overall and per pool), how the categorizer decides (method mix, confidence distribution, review and
 /// override rates per category) and SLA breaches.
 pub fn performance(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
     let lf = tickets(frames, filters)?;
-    let keys = ["pool", "priority"];
-    let profile = Profile::of(lf.clone(), &keys, &DURATIONS)?;
+    // Per pool; per priority (or anything else) through the filters.
+    let profile = Profile::of(lf.clone(), &["pool"], &DURATIONS)?;
+    let per_pool: Vec<Value> = profile.by[0]
+        .iter()
+        .map(|(name, (tickets, durations))| {
+            json!({
+                "pool": name,
+                "tickets": tickets,
+                "durations": durations,
+                "drill": filters.drill_with(&[("pool", json!(name)), ("slowest", json!("t_assign"))]),
+            })
+        })
+        .collect();
     let methods = methods(lf.clone(), filters)?;
     let histogram = confidence_histogram(lf.clone(), filters)?;
     let categories = categorizer_per_category(lf.clone(), filters)?;
-    let mut per_key = keys.iter().zip(profile.by).map(|(key, groups)| {
-        groups
-            .into_iter()
-            .map(|(name, (tickets, durations))| {
-                json!({
-                    *key: name,
-                    "tickets": tickets,
-                    "durations": durations,
-                    "drill": filters.drill_with(&[(key, json!(name)), ("slowest", json!("t_assign"))]),
-                })
-            })
-            .collect::<Vec<_>>()
-    });
-    let per_pool = per_key.next().unwrap_or_default();
-    let per_priority = per_key.next().unwrap_or_default();
 
     let totals = one(&lf
         .clone()
@@ -961,7 +956,6 @@ pub fn performance(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
     Ok(json!({
         "durations": profile.overall,
         "per_pool": per_pool,
-        "per_priority": per_priority,
         "categorizer": {
             "tickets": review["tickets"],
             "needs_review_rate": review["needs_review_rate"],
