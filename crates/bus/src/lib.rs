@@ -11,6 +11,7 @@ mod config;
 pub mod consumer;
 mod error;
 mod publish;
+mod tap;
 pub mod topology;
 
 pub use batch::{run_batch_consumer, BatchOptions, DeadLetter, FromDelivery};

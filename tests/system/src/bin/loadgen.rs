@@ -1,0 +1,84 @@
+//! `loadgen`: submits realistic tickets through the gateway and follows each one until routing
+//! has placed it (assigned, queued in a pool, or sent to review), then prints throughput,
+//! latency percentiles and each service's CPU and memory.
+//!
+//! Run against a running stack (`scripts/stack.sh up`):
+//! `cargo build --release -p sysops-system-tests --bin loadgen &&
+//! ~/.cache/sysops-target/release/loadgen --rate 100 --duration 60 --json load.json`
+//! (`--help` for every option). It watches the bus through a private queue of its own, so it
+//! needs the broker's URL and the exchange (the stack's defaults are the defaults here).
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use sysops_bus::{Bus, BusConfig};
+use sysops_system_tests::load::{run, table, LoadOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", about = "Submits tickets and measures the system")]
+struct Args {
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    gateway: String,
+    /// Tickets per second (0: as fast as --concurrency allows).
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// Stop after this many tickets...
+    #[arg(long)]
+    count: Option<usize>,
+    /// ...or after this many seconds (default 10 when no count is given).
+    #[arg(long)]
+    duration: Option<f64>,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds to wait after the last submission for tickets to be placed.
+    #[arg(long, default_value_t = 60.0)]
+    settle: f64,
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
+    #[arg(long, env = "AMQP_EXCHANGE", default_value = "tickets")]
+    exchange: String,
+    /// Also write the summary as JSON to this file (`-` for standard output).
+    #[arg(long)]
+    json: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let duration = match (args.count, args.duration) {
+        (None, None) => Some(Duration::from_secs(10)),
+        (_, d) => d.map(Duration::from_secs_f64),
+    };
+    let options = LoadOptions {
+        gateway: args.gateway.trim_end_matches('/').to_owned(),
+        rate: (args.rate > 0.0).then_some(args.rate),
+        count: args.count,
+        duration,
+        concurrency: args.concurrency,
+        settle: Duration::from_secs_f64(args.settle),
+        progress: !args.quiet,
+    };
+    let mut config = BusConfig::new(args.amqp_url, args.exchange);
+    config.connection_name = "loadgen".into();
+    let bus = Bus::new(config);
+    let report = run(&bus, &options).await?;
+    bus.close().await;
+    print!("{}", table(&report));
+    if let Some(path) = args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        if path == "-" {
+            println!("{text}");
+        } else {
+            std::fs::write(&path, text)?;
+        }
+    }
+    Ok(())
+}

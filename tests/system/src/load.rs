@@ -1,0 +1,428 @@
+//! The load generator's engine: submits tickets through the gateway at a set rate (or as fast
+//! as it can), follows each one on the bus until routing has placed it, and measures.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use sysops_bus::Bus;
+
+use crate::sample_ticket;
+
+/// What to send and how.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The gateway's base URL.
+    pub gateway: String,
+    /// Tickets per second; `None` as fast as `concurrency` allows.
+    pub rate: Option<f64>,
+    /// Stop after this many tickets...
+    pub count: Option<usize>,
+    /// ...or after this long, whichever comes first (at least one must be set).
+    pub duration: Option<Duration>,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// How long to wait, after the last submission, for tickets to be placed.
+    pub settle: Duration,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    pub count: usize,
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Latency {
+    fn of(mut samples: Vec<f64>) -> Self {
+        samples.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            (!samples.is_empty())
+                .then(|| samples[((samples.len() - 1) as f64 * q).round() as usize])
+        };
+        Latency {
+            count: samples.len(),
+            p50: at(0.5),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: samples.last().copied(),
+        }
+    }
+}
+
+/// CPU and memory of one service process over the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessUsage {
+    pub name: String,
+    pub pid: u32,
+    /// Percent of one core, averaged over the run.
+    pub cpu_percent: f64,
+    pub rss_mb: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    /// Submissions attempted, accepted (201), refused (any other status) and failed (no answer).
+    pub attempted: usize,
+    pub accepted: usize,
+    pub refused: usize,
+    pub failed: usize,
+    /// Accepted tickets seen categorized, and placed by routing: assigned to an expert,
+    /// queued in a pool, or waiting for a person's review.
+    pub categorized: usize,
+    pub assigned: usize,
+    pub queued: usize,
+    pub needs_review: usize,
+    /// Accepted tickets neither assigned, queued nor sent to review by the end.
+    pub unplaced: usize,
+    pub submit_seconds: f64,
+    pub total_seconds: f64,
+    /// Accepted tickets per second while submitting.
+    pub accepted_per_second: f64,
+    /// Placed tickets per second from the first submission to the last placement.
+    pub placed_per_second: f64,
+    /// `POST /api/tickets` round trip.
+    pub submit_latency_ms: Latency,
+    pub to_categorized_ms: Latency,
+    pub to_assigned_ms: Latency,
+    pub processes: Vec<ProcessUsage>,
+}
+
+#[derive(Debug, Default)]
+struct Track {
+    sent: Option<Instant>,
+    categorized: Option<Instant>,
+    placed: Option<(Instant, &'static str)>,
+}
+
+type Tracks = Arc<Mutex<HashMap<Uuid, Track>>>;
+
+const SERVICES: [&str; 5] = ["gateway", "tickets", "categorizer", "routing", "analytics"];
+
+/// Runs the load; `bus` is on the system's exchange.
+pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport> {
+    anyhow::ensure!(
+        options.count.is_some() || options.duration.is_some(),
+        "give a count or a duration"
+    );
+    let tracks: Tracks = Arc::default();
+    let events = bus
+        .tap(&["ticket.categorized", "ticket.assigned", "ticket.queued"])
+        .await?;
+    let follower = {
+        let tracks = tracks.clone();
+        tokio::spawn(async move {
+            let mut events = std::pin::pin!(events);
+            while let Some(e) = events.next().await {
+                let now = Instant::now();
+                let Some(id) = e.ticket_id else { continue };
+                let Ok(mut tracks) = tracks.lock() else {
+                    return;
+                };
+                let t = tracks.entry(id).or_default();
+                match e.event_type.routing_key() {
+                    "ticket.categorized" => {
+                        t.categorized.get_or_insert(now);
+                        if e.data["needs_review"] == true {
+                            t.placed.get_or_insert((now, "needs_review"));
+                        }
+                    }
+                    "ticket.assigned" => {
+                        if !matches!(t.placed, Some((_, "assigned"))) {
+                            t.placed = Some((now, "assigned"));
+                        }
+                    }
+                    _ => {
+                        t.placed.get_or_insert((now, "queued"));
+                    }
+                }
+            }
+        })
+    };
+
+    let before = usage_snapshot();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency)
+        .build()?;
+    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let submit_latencies = Arc::new(Mutex::new(Vec::new()));
+    let (refused, failed) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
+    let started = Instant::now();
+    let mut attempted = 0;
+    let mut requests = Vec::new();
+    let mut last_draw = Instant::now();
+    loop {
+        if options.count.is_some_and(|c| attempted >= c)
+            || options.duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        if let Some(rate) = options.rate {
+            let due = started + Duration::from_secs_f64(attempted as f64 / rate);
+            tokio::time::sleep_until(due.into()).await;
+        }
+        let permit = slots.clone().acquire_owned().await?;
+        let (title, description) = sample_ticket(attempted);
+        let (http, url) = (http.clone(), format!("{}/api/tickets", options.gateway));
+        let (shared, latencies) = (tracks.clone(), submit_latencies.clone());
+        let (refused, failed) = (refused.clone(), failed.clone());
+        requests.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let answer = http
+                .post(url)
+                .json(&json!({"title": title, "description": description}))
+                .send()
+                .await;
+            let took = sent.elapsed().as_secs_f64() * 1000.0;
+            match answer {
+                Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
+                    let body: Value = r.json().await.unwrap_or_default();
+                    if let Some(id) = body["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()) {
+                        if let Ok(mut t) = shared.lock() {
+                            t.entry(id).or_default().sent = Some(sent);
+                        }
+                    }
+                    if let Ok(mut l) = latencies.lock() {
+                        l.push(took);
+                    }
+                }
+                Ok(_) => *refused.lock().unwrap_or_else(|e| e.into_inner()) += 1,
+                Err(_) => *failed.lock().unwrap_or_else(|e| e.into_inner()) += 1,
+            }
+            drop(permit);
+        }));
+        attempted += 1;
+        if options.progress && last_draw.elapsed() > Duration::from_millis(250) {
+            draw(options, attempted, &tracks, started);
+            last_draw = Instant::now();
+        }
+    }
+    for r in requests {
+        let _ = r.await;
+    }
+    let submit_seconds = started.elapsed().as_secs_f64();
+
+    let deadline = Instant::now() + options.settle;
+    loop {
+        let (accepted, placed) = counts(&tracks);
+        if options.progress {
+            draw(options, attempted, &tracks, started);
+        }
+        if placed >= accepted || Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if options.progress {
+        eprintln!();
+    }
+    follower.abort();
+    let total_seconds = started.elapsed().as_secs_f64();
+    let after = usage_snapshot();
+
+    let tracks = tracks.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    let accepted: Vec<&Track> = tracks.values().filter(|t| t.sent.is_some()).collect();
+    let mut to_categorized = Vec::new();
+    let mut to_assigned = Vec::new();
+    let (mut assigned, mut queued, mut review) = (0, 0, 0);
+    let mut last_placed = started;
+    for t in &accepted {
+        let sent = t.sent.unwrap_or(started);
+        let ms = |at: Instant| at.saturating_duration_since(sent).as_secs_f64() * 1000.0;
+        if let Some(c) = t.categorized {
+            to_categorized.push(ms(c));
+        }
+        if let Some((at, kind)) = t.placed {
+            last_placed = last_placed.max(at);
+            match kind {
+                "assigned" => {
+                    assigned += 1;
+                    to_assigned.push(ms(at));
+                }
+                "queued" => queued += 1,
+                _ => review += 1,
+            }
+        }
+    }
+    let placed = assigned + queued + review;
+    let processes = usage(&before, &after, total_seconds);
+    let report = LoadReport {
+        attempted,
+        accepted: accepted.len(),
+        refused: *refused.lock().unwrap_or_else(|e| e.into_inner()),
+        failed: *failed.lock().unwrap_or_else(|e| e.into_inner()),
+        categorized: to_categorized.len(),
+        assigned,
+        queued,
+        needs_review: review,
+        unplaced: accepted.len() - placed,
+        submit_seconds,
+        total_seconds,
+        accepted_per_second: accepted.len() as f64 / submit_seconds.max(1e-9),
+        placed_per_second: placed as f64
+            / last_placed.duration_since(started).as_secs_f64().max(1e-9),
+        submit_latency_ms: Latency::of(
+            submit_latencies
+                .lock()
+                .map(|l| l.clone())
+                .unwrap_or_default(),
+        ),
+        to_categorized_ms: Latency::of(to_categorized),
+        to_assigned_ms: Latency::of(to_assigned),
+        processes,
+    };
+    Ok(report)
+}
+
+fn counts(tracks: &Tracks) -> (usize, usize) {
+    let Ok(t) = tracks.lock() else { return (0, 0) };
+    let accepted = t.values().filter(|t| t.sent.is_some()).count();
+    let placed = t
+        .values()
+        .filter(|t| t.sent.is_some() && t.placed.is_some())
+        .count();
+    (accepted, placed)
+}
+
+fn draw(options: &LoadOptions, attempted: usize, tracks: &Tracks, started: Instant) {
+    let (accepted, placed) = counts(tracks);
+    let target = options.count.unwrap_or(attempted.max(1));
+    let width = 30;
+    let done = (placed * width / target.max(1)).min(width);
+    eprint!(
+        "\r[{}{}] sent {attempted}/{target}  accepted {accepted}  placed {placed}  {:.1} s ",
+        "#".repeat(done),
+        "-".repeat(width - done),
+        started.elapsed().as_secs_f64()
+    );
+    let _ = std::io::stderr().flush();
+}
+
+/// (name, pid) -> (cpu ticks, rss kB, peak rss kB) of every running service process.
+type Snapshot = HashMap<(String, u32), (u64, f64, f64)>;
+
+/// Reads the service processes from /proc, by their command name.
+fn usage_snapshot() -> Snapshot {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let name = comm.trim();
+        if !SERVICES.contains(&name) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command (which is in parentheses): utime and stime are 14 and 15.
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let cpu = ticks(11) + ticks(12);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kb = |field: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        out.insert((name.to_owned(), pid), (cpu, kb("VmRSS:"), kb("VmHWM:")));
+    }
+    out
+}
+
+/// Linux counts CPU time in ticks of 1/100 s (`CLK_TCK`).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+fn usage(before: &Snapshot, after: &Snapshot, seconds: f64) -> Vec<ProcessUsage> {
+    let mut out: Vec<ProcessUsage> = after
+        .iter()
+        .map(|((name, pid), (cpu, rss, peak))| {
+            let start = before.get(&(name.clone(), *pid)).map_or(0, |b| b.0);
+            ProcessUsage {
+                name: name.clone(),
+                pid: *pid,
+                cpu_percent: (cpu.saturating_sub(start)) as f64
+                    / TICKS_PER_SECOND
+                    / seconds.max(1e-9)
+                    * 100.0,
+                rss_mb: rss / 1024.0,
+                peak_rss_mb: peak / 1024.0,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.pid.cmp(&b.pid)));
+    out
+}
+
+/// The report as the table the command prints.
+pub fn table(r: &LoadReport) -> String {
+    let lat = |l: &Latency| {
+        let f = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        format!(
+            "p50 {} / p95 {} / p99 {} / max {} ms (n={})",
+            f(l.p50),
+            f(l.p95),
+            f(l.p99),
+            f(l.max),
+            l.count
+        )
+    };
+    let mut s = format!(
+        "tickets: {} sent, {} accepted, {} refused, {} failed\n\
+         placed:  {} assigned, {} queued, {} waiting for review, {} not placed ({} categorized)\n\
+         rate:    {:.1} accepted/s over {:.1} s; {:.1} placed/s\n\
+         submit (POST /api/tickets): {}\n\
+         submit to categorized:      {}\n\
+         submit to assigned:         {}\n",
+        r.attempted,
+        r.accepted,
+        r.refused,
+        r.failed,
+        r.assigned,
+        r.queued,
+        r.needs_review,
+        r.unplaced,
+        r.categorized,
+        r.accepted_per_second,
+        r.submit_seconds,
+        r.placed_per_second,
+        lat(&r.submit_latency_ms),
+        lat(&r.to_categorized_ms),
+        lat(&r.to_assigned_ms),
+    );
+    for p in &r.processes {
+        s.push_str(&format!(
+            "process {:<12} pid {:<7} cpu {:>6.1} %  rss {:>7.1} MB  peak {:>7.1} MB\n",
+            p.name, p.pid, p.cpu_percent, p.rss_mb, p.peak_rss_mb
+        ));
+    }
+    s
+}

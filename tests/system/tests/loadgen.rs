@@ -1,0 +1,55 @@
+//! The load generator against a real stack: every ticket it sends is followed to its placement
+//! and counted once.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use sysops_system_tests::load::{run, table, LoadOptions};
+use sysops_testkit::Stack;
+
+#[tokio::test]
+async fn the_load_generator_follows_every_ticket_to_its_placement() {
+    let stack = Stack::start().await.expect("the stack starts");
+    let base = stack.gateway.url();
+    for (name, pool) in [("Ada", "printers"), ("Lin", "networking")] {
+        let r = stack
+            .http
+            .post(format!("{base}/api/experts"))
+            .json(
+                &json!({"name": name, "skills": {pool: 0.9}, "capacity": 50, "regions": ["north"]}),
+            )
+            .send()
+            .await
+            .expect("expert created");
+        assert_eq!(r.status(), 201);
+    }
+    let options = LoadOptions {
+        gateway: base,
+        rate: Some(40.0),
+        count: Some(40),
+        duration: None,
+        concurrency: 8,
+        settle: Duration::from_secs(60),
+        progress: false,
+    };
+    let report = run(&stack.env.bus(), &options).await.expect("the load ran");
+    eprintln!("{}", table(&report));
+
+    assert_eq!((report.attempted, report.accepted), (40, 40));
+    assert_eq!((report.refused, report.failed), (0, 0));
+    assert_eq!(report.categorized, 40, "every ticket seen categorized");
+    assert_eq!(report.unplaced, 0, "every ticket placed");
+    assert_eq!(
+        report.assigned + report.queued + report.needs_review,
+        40,
+        "each counted once"
+    );
+    assert!(
+        report.assigned > 0,
+        "printer and network tickets have experts"
+    );
+    assert_eq!(report.to_assigned_ms.count, report.assigned);
+    assert_eq!(report.submit_latency_ms.count, 40);
+    stack.shutdown().await;
+}
