@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,9 @@ pub struct LoadOptions {
     pub settle: Duration,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Play the experts: accept every ticket assigned during the run and resolve it this long
+    /// after, which frees capacity as real experts would. `None`: assignments stay open.
+    pub work: Option<Duration>,
 }
 
 /// Latency percentiles in milliseconds.
@@ -99,6 +103,8 @@ pub struct LoadReport {
     pub submit_latency_ms: Latency,
     pub to_categorized_ms: Latency,
     pub to_assigned_ms: Latency,
+    /// Tickets the simulated experts accepted and resolved (any assigned during the run).
+    pub resolved: usize,
     pub processes: Vec<ProcessUsage>,
 }
 
@@ -123,8 +129,21 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
     let events = bus
         .tap(&["ticket.categorized", "ticket.assigned", "ticket.queued"])
         .await?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency)
+        .build()?;
+    let resolved = Arc::new(Mutex::new(0usize));
+    // Simulated experts at work right now.
+    let busy = Arc::new(AtomicUsize::new(0));
     let follower = {
         let tracks = tracks.clone();
+        let (http, gateway, work, resolved, busy) = (
+            http.clone(),
+            options.gateway.clone(),
+            options.work,
+            resolved.clone(),
+            busy.clone(),
+        );
         tokio::spawn(async move {
             let mut events = std::pin::pin!(events);
             while let Some(e) = events.next().await {
@@ -145,6 +164,21 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
                         if !matches!(t.placed, Some((_, "assigned"))) {
                             t.placed = Some((now, "assigned"));
                         }
+                        if let Some(work) = work {
+                            let (http, gateway, resolved, busy) = (
+                                http.clone(),
+                                gateway.clone(),
+                                resolved.clone(),
+                                busy.clone(),
+                            );
+                            busy.fetch_add(1, Ordering::SeqCst);
+                            tokio::spawn(async move {
+                                if play_expert(&http, &gateway, id, work).await {
+                                    *resolved.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                                }
+                                busy.fetch_sub(1, Ordering::SeqCst);
+                            });
+                        }
                     }
                     _ => {
                         t.placed.get_or_insert((now, "queued"));
@@ -155,9 +189,6 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
     };
 
     let before = usage_snapshot();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(options.concurrency)
-        .build()?;
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let submit_latencies = Arc::new(Mutex::new(Vec::new()));
     let (refused, failed) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
@@ -222,7 +253,10 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
         if options.progress {
             draw(options, attempted, &tracks, started);
         }
-        if placed >= accepted || Instant::now() >= deadline {
+        // With simulated experts, also until they are done: each resolution frees capacity,
+        // and routing then assigns waiting tickets.
+        let idle = busy.load(Ordering::SeqCst) == 0;
+        if (placed >= accepted && idle) || Instant::now() >= deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -283,9 +317,38 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
         ),
         to_categorized_ms: Latency::of(to_categorized),
         to_assigned_ms: Latency::of(to_assigned),
+        resolved: *resolved.lock().unwrap_or_else(|e| e.into_inner()),
         processes,
     };
     Ok(report)
+}
+
+/// Accepts ticket `id`, works on it for `work`, resolves it. The tickets service learns of the
+/// assignment from the bus too, so a move it does not allow yet (409) is tried again for a
+/// while. Whether the ticket was resolved.
+async fn play_expert(http: &reqwest::Client, gateway: &str, id: Uuid, work: Duration) -> bool {
+    async fn step(http: &reqwest::Client, gateway: &str, id: Uuid, action: &str) -> bool {
+        for _ in 0..100 {
+            let answer = http
+                .post(format!("{gateway}/api/tickets/{id}/{action}"))
+                .json(&json!({"by": "loadgen expert"}))
+                .send()
+                .await;
+            match answer.map(|r| r.status()) {
+                Ok(s) if s.is_success() => return true,
+                Ok(s) if s == reqwest::StatusCode::CONFLICT => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                _ => return false,
+            }
+        }
+        false
+    }
+    if !step(http, gateway, id, "accept").await {
+        return false;
+    }
+    tokio::time::sleep(work).await;
+    step(http, gateway, id, "resolve").await
 }
 
 fn counts(tracks: &Tracks) -> (usize, usize) {
@@ -398,6 +461,7 @@ pub fn table(r: &LoadReport) -> String {
     let mut s = format!(
         "tickets: {} sent, {} accepted, {} refused, {} failed\n\
          placed:  {} assigned, {} queued, {} waiting for review, {} not placed ({} categorized)\n\
+         experts: {} tickets accepted and resolved by the simulated experts\n\
          rate:    {:.1} accepted/s over {:.1} s; {:.1} placed/s\n\
          submit (POST /api/tickets): {}\n\
          submit to categorized:      {}\n\
@@ -411,6 +475,7 @@ pub fn table(r: &LoadReport) -> String {
         r.needs_review,
         r.unplaced,
         r.categorized,
+        r.resolved,
         r.accepted_per_second,
         r.submit_seconds,
         r.placed_per_second,

@@ -32,6 +32,7 @@ async fn the_load_generator_follows_every_ticket_to_its_placement() {
         concurrency: 8,
         settle: Duration::from_secs(60),
         progress: false,
+        work: Some(Duration::from_millis(200)),
     };
     let report = run(&stack.env.bus(), &options).await.expect("the load ran");
     eprintln!("{}", table(&report));
@@ -50,6 +51,12 @@ async fn the_load_generator_follows_every_ticket_to_its_placement() {
         "printer and network tickets have experts"
     );
     assert_eq!(report.to_assigned_ms.count, report.assigned);
+    // Capacity 2 each: more than four assignments means the simulated experts freed capacity.
+    assert!(report.assigned > 4, "{} assigned", report.assigned);
+    assert!(
+        report.resolved > 0,
+        "the simulated experts resolved tickets"
+    );
     assert_eq!(report.submit_latency_ms.count, 40);
     stack.shutdown().await;
 }

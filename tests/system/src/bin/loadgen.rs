@@ -48,6 +48,10 @@ struct Args {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Play the experts: accept each ticket assigned during the run and resolve it this many
+    /// milliseconds later (frees their capacity). Off when not given.
+    #[arg(long)]
+    work_ms: Option<u64>,
 }
 
 #[tokio::main]
@@ -65,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         concurrency: args.concurrency,
         settle: Duration::from_secs_f64(args.settle),
         progress: !args.quiet,
+        work: args.work_ms.map(Duration::from_millis),
     };
     let mut config = BusConfig::new(args.amqp_url, args.exchange);
     config.connection_name = "loadgen".into();
