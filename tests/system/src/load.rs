@@ -375,7 +375,20 @@ fn draw(options: &LoadOptions, attempted: usize, tracks: &Tracks, started: Insta
     let _ = std::io::stderr().flush();
 }
 
-/// (name, pid) -> (cpu ticks, rss kB, peak rss kB) of every running service process.
+/// Resident memory of process `pid` now and at its peak (VmRSS, VmHWM), in MB.
+pub fn memory_mb(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let mb = |field: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+            .map(|kb| kb / 1024.0)
+    };
+    Some((mb("VmRSS:")?, mb("VmHWM:")?))
+}
+
+/// (name, pid) -> (cpu ticks, rss MB, peak rss MB) of every running service process.
 type Snapshot = HashMap<(String, u32), (u64, f64, f64)>;
 
 /// Reads the service processes from /proc, by their command name.
@@ -408,15 +421,8 @@ fn usage_snapshot() -> Snapshot {
                 .unwrap_or(0)
         };
         let cpu = ticks(11) + ticks(12);
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let kb = |field: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        out.insert((name.to_owned(), pid), (cpu, kb("VmRSS:"), kb("VmHWM:")));
+        let (rss, peak) = memory_mb(pid).unwrap_or_default();
+        out.insert((name.to_owned(), pid), (cpu, rss, peak));
     }
     out
 }
@@ -436,8 +442,8 @@ fn usage(before: &Snapshot, after: &Snapshot, seconds: f64) -> Vec<ProcessUsage>
                     / TICKS_PER_SECOND
                     / seconds.max(1e-9)
                     * 100.0,
-                rss_mb: rss / 1024.0,
-                peak_rss_mb: peak / 1024.0,
+                rss_mb: *rss,
+                peak_rss_mb: *peak,
             }
         })
         .collect();

@@ -42,7 +42,7 @@ pub fn drilldown(
     offset: u32,
     limit: Option<u32>,
 ) -> PolarsResult<(usize, DataFrame)> {
-    let lf = tickets(frames, filters)?.filter(drill.expr());
+    let lf = tickets(frames, filters).filter(drill.expr());
     let sorted = match drill.slowest {
         Some(column) => lf.filter(col(column).is_not_null()).sort(
             [column],

@@ -22,17 +22,22 @@ impl Filters {
         if let Some(to) = self.to_ms {
             e = e.and(col("created_ms").lt(lit(to)));
         }
-        for (name, value) in [
+        for (name, v) in self.columns() {
+            e = e.and(col(name).eq(lit(v)));
+        }
+        e
+    }
+
+    /// The column filters that are set, as (column, value).
+    fn columns(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
             ("pool", &self.pool),
             ("category", &self.category),
             ("region", &self.region),
             ("priority", &self.priority),
-        ] {
-            if let Some(v) = value {
-                e = e.and(col(name).eq(lit(v.as_str())));
-            }
-        }
-        e
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, value.as_deref()?)))
     }
 
     /// The filters as query parameters, the base of every drill-down link.
@@ -44,15 +49,8 @@ impl Filters {
         if let Some(t) = self.to_ms {
             m.insert("to".into(), json!(rfc3339(t)));
         }
-        for (name, value) in [
-            ("pool", &self.pool),
-            ("category", &self.category),
-            ("region", &self.region),
-            ("priority", &self.priority),
-        ] {
-            if let Some(v) = value {
-                m.insert(name.into(), json!(v));
-            }
+        for (name, v) in self.columns() {
+            m.insert(name.into(), json!(v));
         }
         m
     }

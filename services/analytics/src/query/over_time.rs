@@ -122,7 +122,7 @@ pub fn volume(
         to_ms: None,
         ..filters.clone()
     };
-    let all = tickets(frames, &untimed)?;
+    let all = tickets(frames, &untimed);
     let created = window.counts(all.clone(), "created_ms", lit(true))?;
     let resolved = window.counts(all.clone(), "resolved_ms", lit(true))?;
     let breached = window.counts(all, "created_ms", col("breached"))?;
@@ -144,7 +144,7 @@ pub fn volume(
             })
         })
         .collect();
-    let lf = tickets(frames, &scoped)?;
+    let lf = tickets(frames, &scoped);
     let total = one(&lf.clone().select([len().alias("n")]).collect()?)?;
     let mut by_category = grouped(lf.clone(), "category", vec![])?;
     add_drill(&mut by_category, "category", &scoped, &[]);
@@ -196,7 +196,7 @@ pub fn trends(
         to_ms: None,
         ..filters.clone()
     };
-    let lf = tickets(frames, &untimed)?;
+    let lf = tickets(frames, &untimed);
     let created = window.counts(lf.clone(), "created_ms", lit(true))?;
     let resolved = window.counts(lf.clone(), "resolved_ms", lit(true))?;
     let review = window.counts(lf.clone(), "created_ms", col("needs_review"))?;

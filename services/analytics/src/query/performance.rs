@@ -5,7 +5,7 @@ use super::*;
 /// `GET /api/analytics/performance`: how fast tickets move (overall and per pool), how the categorizer decides (method mix, confidence distribution, review and
 /// override rates per category) and SLA breaches.
 pub fn performance(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
-    let lf = tickets(frames, filters)?;
+    let lf = tickets(frames, filters);
     // Per pool; per priority (or anything else) through the filters.
     let profile = Profile::of(lf.clone(), &["pool"], &DURATIONS)?;
     let per_pool: Vec<Value> = profile.by[0]

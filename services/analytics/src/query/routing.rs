@@ -5,7 +5,7 @@ use super::*;
 /// `GET /api/dashboard/routing`: pools (backlog, load, reassignments, breaches, time to
 /// assign) and experts (load, capacity, utilisation, tickets taken and resolved).
 pub fn routing(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
-    let lf = tickets(frames, filters)?;
+    let lf = tickets(frames, filters);
     let mut pools = grouped(
         lf.clone(),
         "pool",

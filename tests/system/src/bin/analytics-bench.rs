@@ -31,6 +31,7 @@ use sysops_analytics::{store, SCHEMA};
 use sysops_bus::Incoming;
 use sysops_contract::{Envelope, EventType, RawEnvelope};
 use sysops_platform::db::{connect_and_migrate, PoolSettings};
+use sysops_system_tests::load::memory_mb;
 use sysops_system_tests::metric;
 use sysops_testkit::{ServiceProcess, TestEnv};
 
@@ -365,18 +366,9 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// VmRSS and VmHWM of `pid`, in MB.
+/// VmRSS and VmHWM of `pid`, in MB (NaN when unreadable).
 fn memory(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    memory_mb(pid).unwrap_or((f64::NAN, f64::NAN))
 }
 
 async fn events_shown(http: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
