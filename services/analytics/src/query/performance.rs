@@ -2,63 +2,14 @@
 
 use super::*;
 
-/// `GET /api/analytics/performance`: how fast tickets move (overall and per pool), how the categorizer decides (method mix, confidence distribution, review and
-/// override rates per category) and SLA breaches.
+/// `GET /api/analytics/performance`: how fast tickets move (overall and per pool), how the
+/// categorizer decides (method mix, confidence distribution, review and override rates per
+/// category) and SLA breaches.
 pub fn performance(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
     let lf = tickets(frames, filters);
-    // Per pool; per priority (or anything else) through the filters.
-    let profile = Profile::of(lf.clone(), &["pool"], &DURATIONS)?;
-    let per_pool: Vec<Value> = profile.by[0]
-        .iter()
-        .map(|(name, (tickets, durations))| {
-            json!({
-                "pool": name,
-                "tickets": tickets,
-                "durations": durations,
-                "drill": filters.drill_with(&[("pool", json!(name)), ("slowest", json!("t_assign"))]),
-            })
-        })
-        .collect();
-    let methods = methods(lf.clone(), filters)?;
-    let histogram = confidence_histogram(lf.clone(), filters)?;
-    let categories = categorizer_per_category(lf.clone(), filters)?;
-
-    let totals = one(&lf
-        .clone()
-        .select([
-            count_if(col("breach_assign"), "assign"),
-            count_if(col("breach_accept"), "accept"),
-            count_if(col("breach_resolve"), "resolve"),
-            count_if(col("breached"), "any"),
-            rate(col("breached"), "rate"),
-            len().alias("tickets"),
-            rate(col("needs_review"), "needs_review_rate"),
-            rate(col("overridden"), "override_rate"),
-        ])
-        .collect()?)?;
-    let review: Map<String, Value> = ["tickets", "needs_review_rate", "override_rate"]
-        .iter()
-        .map(|k| ((*k).to_owned(), totals[*k].clone()))
-        .collect();
-    let breaches: Map<String, Value> = ["assign", "accept", "resolve", "any", "rate"]
-        .iter()
-        .map(|k| ((*k).to_owned(), totals[*k].clone()))
-        .collect();
-    let mut breaches_by_pool = grouped(
-        lf.clone().filter(col("breached")),
-        "pool",
-        vec![
-            count_if(col("breach_assign"), "assign"),
-            count_if(col("breach_accept"), "accept"),
-            count_if(col("breach_resolve"), "resolve"),
-        ],
-    )?;
-    add_drill(
-        &mut breaches_by_pool,
-        "pool",
-        filters,
-        &[("breached", json!("any"))],
-    );
+    let (overall, per_pool) = durations(lf.clone(), filters)?;
+    let categorizer = categorizer(lf.clone(), filters)?;
+    let breaches = breaches(lf, filters)?;
     let slowest: Map<String, Value> = DURATIONS
         .iter()
         .map(|d| {
@@ -69,21 +20,77 @@ pub fn performance(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
         })
         .collect();
     Ok(json!({
-        "durations": profile.overall,
+        "durations": overall,
         "per_pool": per_pool,
-        "categorizer": {
-            "tickets": review["tickets"],
-            "needs_review_rate": review["needs_review_rate"],
-            "override_rate": review["override_rate"],
-            "methods": methods,
-            "confidence_histogram": histogram,
-            "categories": categories,
-        },
-        "sla_breaches": { "totals": breaches, "by_pool": breaches_by_pool },
+        "categorizer": categorizer,
+        "sla_breaches": breaches,
         "drill": { "slowest": slowest },
         "filters": filters.echo(),
         "version": frames.version,
     }))
+}
+
+/// The durations of all tickets, and per pool (per priority, or anything else, through the
+/// filters).
+fn durations(lf: LazyFrame, filters: &Filters) -> PolarsResult<(Map<String, Value>, Vec<Value>)> {
+    let profile = Profile::of(lf, &["pool"], &DURATIONS)?;
+    let per_pool = profile.by[0]
+        .iter()
+        .map(|(name, (tickets, durations))| {
+            json!({
+                "pool": name,
+                "tickets": tickets,
+                "durations": durations,
+                "drill": filters.drill_with(&[("pool", json!(name)), ("slowest", json!("t_assign"))]),
+            })
+        })
+        .collect();
+    Ok((profile.overall, per_pool))
+}
+
+/// How the categorizer decided: method mix, confidence histogram, review and override rates.
+fn categorizer(lf: LazyFrame, filters: &Filters) -> PolarsResult<Value> {
+    let rates = one(&lf
+        .clone()
+        .select([
+            len().alias("tickets"),
+            rate(col("needs_review"), "needs_review_rate"),
+            rate(col("overridden"), "override_rate"),
+        ])
+        .collect()?)?;
+    Ok(json!({
+        "tickets": rates["tickets"],
+        "needs_review_rate": rates["needs_review_rate"],
+        "override_rate": rates["override_rate"],
+        "methods": methods(lf.clone(), filters)?,
+        "confidence_histogram": confidence_histogram(lf.clone(), filters)?,
+        "categories": categorizer_per_category(lf, filters)?,
+    }))
+}
+
+/// SLA breaches by clock, in all and per pool.
+fn breaches(lf: LazyFrame, filters: &Filters) -> PolarsResult<Value> {
+    let totals = one(&lf
+        .clone()
+        .select([
+            count_if(col("breach_assign"), "assign"),
+            count_if(col("breach_accept"), "accept"),
+            count_if(col("breach_resolve"), "resolve"),
+            count_if(col("breached"), "any"),
+            rate(col("breached"), "rate"),
+        ])
+        .collect()?)?;
+    let mut by_pool = grouped(
+        lf.filter(col("breached")),
+        "pool",
+        vec![
+            count_if(col("breach_assign"), "assign"),
+            count_if(col("breach_accept"), "accept"),
+            count_if(col("breach_resolve"), "resolve"),
+        ],
+    )?;
+    add_drill(&mut by_pool, "pool", filters, &[("breached", json!("any"))]);
+    Ok(json!({ "totals": totals, "by_pool": by_pool }))
 }
 
 /// Tickets per tenth of confidence.

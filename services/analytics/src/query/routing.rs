@@ -6,41 +6,7 @@ use super::*;
 /// assign) and experts (load, capacity, utilisation, tickets taken and resolved).
 pub fn routing(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
     let lf = tickets(frames, filters);
-    let mut pools = grouped(
-        lf.clone(),
-        "pool",
-        vec![
-            count_if(col("status").eq(lit("queued")), "backlog"),
-            count_if(col("held"), "held"),
-            count_if(col("assignments").gt(lit(0u32)), "assigned"),
-            col("reassignments").sum().alias("reassignments"),
-            col("rejections").sum().alias("rejections"),
-            col("takebacks").sum().alias("takebacks"),
-            count_if(col("escalated"), "escalated"),
-            count_if(col("breached"), "breached"),
-        ],
-    )?;
-    let profile = Profile::of(lf.clone(), &["pool"], &["t_assign"])?;
-    for row in &mut pools {
-        let pool = row["pool"].clone();
-        let times = pool
-            .as_str()
-            .and_then(|p| profile.by[0].get(p))
-            .and_then(|(_, d)| d.get("assign"));
-        row["time_to_assign_p50"] = times.map_or(Value::Null, |t| t["p50"].clone());
-        row["time_to_assign_p90"] = times.map_or(Value::Null, |t| t["p90"].clone());
-        let f = Filters {
-            pool: pool.as_str().map(str::to_owned),
-            ..filters.clone()
-        };
-        row["drill"] = json!({
-            "tickets": f.echo(),
-            "backlog": f.drill_with(&[("status", json!("queued"))]),
-            "held": f.drill_with(&[("status", json!("assigned"))]),
-            "reassigned": f.drill_with(&[("reassigned", json!(true))]),
-            "breached": f.drill_with(&[("breached", json!("any"))]),
-        });
-    }
+    let pools = pool_rows(lf.clone(), filters)?;
 
     let totals = one(&lf
         .clone()
@@ -63,6 +29,47 @@ pub fn routing(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
         "filters": filters.echo(),
         "version": frames.version,
     }))
+}
+
+/// Per pool: backlog, held, reassignments, rejections, take-backs, escalations, breaches and
+/// time to assign.
+fn pool_rows(lf: LazyFrame, filters: &Filters) -> PolarsResult<Vec<Value>> {
+    let mut pools = grouped(
+        lf.clone(),
+        "pool",
+        vec![
+            count_if(col("status").eq(lit("queued")), "backlog"),
+            count_if(col("held"), "held"),
+            count_if(col("assignments").gt(lit(0u32)), "assigned"),
+            col("reassignments").sum().alias("reassignments"),
+            col("rejections").sum().alias("rejections"),
+            col("takebacks").sum().alias("takebacks"),
+            count_if(col("escalated"), "escalated"),
+            count_if(col("breached"), "breached"),
+        ],
+    )?;
+    let profile = Profile::of(lf, &["pool"], &["t_assign"])?;
+    for row in &mut pools {
+        let pool = row["pool"].clone();
+        let times = pool
+            .as_str()
+            .and_then(|p| profile.by[0].get(p))
+            .and_then(|(_, d)| d.get("assign"));
+        row["time_to_assign_p50"] = times.map_or(Value::Null, |t| t["p50"].clone());
+        row["time_to_assign_p90"] = times.map_or(Value::Null, |t| t["p90"].clone());
+        let f = Filters {
+            pool: pool.as_str().map(str::to_owned),
+            ..filters.clone()
+        };
+        row["drill"] = json!({
+            "tickets": f.echo(),
+            "backlog": f.drill_with(&[("status", json!("queued"))]),
+            "held": f.drill_with(&[("status", json!("assigned"))]),
+            "reassigned": f.drill_with(&[("reassigned", json!(true))]),
+            "breached": f.drill_with(&[("breached", json!("any"))]),
+        });
+    }
+    Ok(pools)
 }
 
 /// Experts with their current load (over every open ticket, whatever the filters: load is
@@ -145,6 +152,6 @@ pub(super) fn experts(
 
 /// `GET /api/analytics/pools`: every pool's figures; with `pool`, one pool's.
 pub fn pools(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
-    let routing = routing(frames, filters)?;
-    Ok(json!({ "pools": routing["pools"], "filters": filters.echo(), "version": frames.version }))
+    let pools = pool_rows(tickets(frames, filters), filters)?;
+    Ok(json!({ "pools": pools, "filters": filters.echo(), "version": frames.version }))
 }
