@@ -7,18 +7,17 @@ use serde_json::Value;
 use sysops_embedder::{Embedder, EmbeddingService, ServiceOptions};
 
 fn model_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models/all-MiniLM-L6-v2"
-    ))
+    // At run time: a test binary may have been compiled in another checkout.
+    manifest_dir().join("../../models/all-MiniLM-L6-v2")
+}
+
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo runs the tests"))
 }
 
 fn fixture() -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/reference.json"
-    ))
-    .expect("fixture");
+    let text = std::fs::read_to_string(manifest_dir().join("tests/fixtures/reference.json"))
+        .expect("fixture");
     serde_json::from_str(&text).expect("fixture is JSON")
 }
 

@@ -8,6 +8,7 @@ pub mod http;
 pub mod inbox;
 pub mod ops;
 pub mod outbox;
+pub mod repo;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

@@ -112,10 +112,10 @@ impl TestEnv {
 
 /// The embedding model fetched by `scripts/fetch-model.sh`.
 pub fn model_dir() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/all-MiniLM-L6-v2").into()
+    sysops_platform::repo::path_string("models/all-MiniLM-L6-v2")
 }
 
 /// The shipped taxonomy.
 pub fn taxonomy_path() -> String {
-    concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/taxonomy.toml").into()
+    sysops_platform::repo::path_string("models/taxonomy.toml")
 }

@@ -99,12 +99,11 @@ impl Config {
         Config {
             common: CommonConfig::for_tests(database_url, exchange),
             http_addr: "127.0.0.1:0".into(),
-            taxonomy_path: concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/taxonomy.toml")
-                .into(),
+            taxonomy_path: sysops_platform::repo::path("models/taxonomy.toml"),
             review_threshold: 0.5,
             prefetch: 64,
             concurrency: 32,
-            model_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/all-MiniLM-L6-v2").into(),
+            model_dir: sysops_platform::repo::path("models/all-MiniLM-L6-v2"),
             embed_max_tokens: 128,
             embed_workers: 0,
             training_csv: None,

@@ -116,11 +116,7 @@ async fn stand_in(behaviour: Behaviour) -> (String, StandIn) {
 }
 
 fn taxonomy() -> Taxonomy {
-    Taxonomy::load(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models/taxonomy.toml"
-    ))
-    .expect("taxonomy")
+    Taxonomy::load(sysops_platform::repo::path("models/taxonomy.toml")).expect("taxonomy")
 }
 
 fn worker(base_url: &str) -> Worker {

@@ -44,8 +44,7 @@ impl Config {
         Config {
             common: CommonConfig::for_tests(database_url, exchange),
             http_addr: "127.0.0.1:0".into(),
-            taxonomy_path: concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/taxonomy.toml")
-                .into(),
+            taxonomy_path: sysops_platform::repo::path("models/taxonomy.toml"),
             outbox_poll_ms: 500,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 10,

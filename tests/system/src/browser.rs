@@ -17,7 +17,7 @@ fn chromium() -> String {
 pub fn artifacts_dir() -> PathBuf {
     std::env::var_os("SYSOPS_ARTIFACTS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../artifacts"))
+        .unwrap_or_else(|| sysops_platform::repo::path("Cargo.lock").with_file_name("artifacts"))
 }
 
 async fn run(args: &[String]) -> anyhow::Result<Vec<u8>> {

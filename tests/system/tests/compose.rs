@@ -3,7 +3,7 @@
 use std::process::Command;
 
 fn compose(args: &[&str]) -> String {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docker-compose.yml");
+    let file = sysops_platform::repo::path("docker-compose.yml");
     let out = Command::new("docker-compose")
         .arg("-f")
         .arg(file)
