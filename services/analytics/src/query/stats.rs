@@ -176,7 +176,14 @@ mod tests {
                 ),
                 Column::new(
                     "t_assign".into(),
-                    [Some(1.0), Some(10.0), Some(3.0), Some(100.0), None, Some(20.0)],
+                    [
+                        Some(1.0),
+                        Some(10.0),
+                        Some(3.0),
+                        Some(100.0),
+                        None,
+                        Some(20.0),
+                    ],
                 ),
                 Column::new(
                     "t_resolve".into(),
