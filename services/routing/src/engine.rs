@@ -121,10 +121,14 @@ impl Engine {
             excluded: route.excluded.clone(),
         };
         let choice = choose(candidates, &facts, now);
+        let attempt = route.attempts + 1;
+        let due = accept_due(&self.sla, route, now);
         let mut winner = None;
         for s in &choice.ranked {
             let c = &mut candidates[s.index];
-            if experts::take_slot(tx, c.expert_id).await? {
+            if assignments::open_if_room(tx, route.ticket_id, c.expert_id, &pool, attempt, due)
+                .await?
+            {
                 c.load += 1;
                 c.last_assigned_at = Some(now);
                 winner = Some(s.index);
@@ -166,18 +170,6 @@ impl Engine {
         };
         let expert = &candidates[w];
         let record = choice.record(candidates, w, route.region.as_deref());
-        let attempt = route.attempts + 1;
-        let due = accept_due(&self.sla, route, now);
-        assignments::open(
-            tx,
-            route.ticket_id,
-            expert.expert_id,
-            &pool,
-            attempt,
-            "assigned",
-            Some(due),
-        )
-        .await?;
         route.status = "assigned".into();
         route.attempts = attempt;
         route.queued_at = None;
@@ -272,8 +264,7 @@ impl Engine {
         open: &OpenAssignment,
         outcome: &str,
     ) -> Result<(), sqlx::Error> {
-        assignments::close(tx, open.id, outcome).await?;
-        experts::release_slot(tx, open.expert_id).await
+        assignments::close(tx, open.id, outcome).await
     }
 }
 

@@ -85,7 +85,7 @@ pub async fn seed(pool: &PgPool, engine: &Engine, path: &Path) -> anyhow::Result
         save_expert(&mut tx, engine, Uuid::now_v7(), &expert).await?;
         added += 1;
     }
-    tx.commit().await?;
+    engine.outbox.commit(tx).await?;
     Ok(added)
 }
 
@@ -95,13 +95,15 @@ mod tests {
 
     #[test]
     fn the_shipped_seed_roster_is_valid_and_covers_every_pool() {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-        let taxonomy = sysops_taxonomy::Taxonomy::load(format!("{root}/models/taxonomy.toml"))
-            .expect("the taxonomy loads");
+        let taxonomy =
+            sysops_taxonomy::Taxonomy::load(sysops_platform::repo::path("models/taxonomy.toml"))
+                .expect("the taxonomy loads");
         let pools = taxonomy.pools();
         let known: Vec<&str> = pools.keys().copied().collect();
-        let text = std::fs::read_to_string(format!("{root}/services/routing/seed/experts.toml"))
-            .expect("the roster is readable");
+        let text = std::fs::read_to_string(sysops_platform::repo::path(
+            "services/routing/seed/experts.toml",
+        ))
+        .expect("the roster is readable");
         let roster: Roster = toml::from_str(&text).expect("the roster parses");
         assert!(roster.expert.len() >= 24, "a few dozen experts");
         let experts: Vec<NewExpert> = roster

@@ -13,6 +13,9 @@ pub struct OpenAssignment {
     pub attempt: i32,
     pub status: String,
     pub accept_due_at: Option<DateTime<Utc>>,
+    /// Every pool the assignment's expert serves, sorted: where its unit of capacity can go
+    /// when the assignment ends.
+    pub expert_pools: Vec<String>,
 }
 
 /// The ticket's open assignment, if any.
@@ -21,12 +24,40 @@ pub async fn open_for(
     ticket_id: Uuid,
 ) -> Result<Option<OpenAssignment>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, expert_id, pool, attempt, status, accept_due_at FROM assignments \
-         WHERE ticket_id = $1 AND status IN ('assigned', 'accepted')",
+        "SELECT a.id, a.expert_id, a.pool, a.attempt, a.status, a.accept_due_at, \
+         ARRAY(SELECT s.pool FROM expert_skills s WHERE s.expert_id = a.expert_id ORDER BY s.pool) AS expert_pools \
+         FROM assignments a WHERE a.ticket_id = $1 AND a.status IN ('assigned', 'accepted')",
     )
     .bind(ticket_id)
     .fetch_optional(&mut **tx)
     .await
+}
+
+/// Takes a unit of the expert's capacity, if the expert is available and below capacity, and
+/// opens the assignment with it, in one statement. Returns whether it did.
+pub async fn open_if_room(
+    tx: &mut Transaction<'_, Postgres>,
+    ticket_id: Uuid,
+    expert_id: Uuid,
+    pool: &str,
+    attempt: i32,
+    accept_due_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let opened = sqlx::query(
+        "WITH slot AS (UPDATE experts SET load = load + 1, last_assigned_at = now() \
+         WHERE id = $2 AND availability = 'available' AND load < capacity RETURNING id) \
+         INSERT INTO assignments (ticket_id, expert_id, pool, attempt, status, accept_due_at) \
+         SELECT $1, id, $3, $4, 'assigned', $5 FROM slot",
+    )
+    .bind(ticket_id)
+    .bind(expert_id)
+    .bind(pool)
+    .bind(attempt)
+    .bind(accept_due_at)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(opened == 1)
 }
 
 /// Opens an assignment. The partial unique index refuses a second open one for the ticket.
@@ -64,17 +95,22 @@ pub async fn accept(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<(), s
     Ok(())
 }
 
-/// Closes an open assignment with its outcome (`rejected`, `done`, `taken_back`, `moved`).
+/// Closes an open assignment with its outcome (`rejected`, `done`, `taken_back`, `moved`) and
+/// gives its unit of capacity back to the expert, in one statement.
 pub async fn close(
     tx: &mut Transaction<'_, Postgres>,
     id: i64,
     outcome: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE assignments SET status = $2, ended_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(outcome)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "WITH closed AS (UPDATE assignments SET status = $2, ended_at = now() WHERE id = $1 \
+         RETURNING expert_id) \
+         UPDATE experts SET load = load - 1 WHERE id IN (SELECT expert_id FROM closed) AND load > 0",
+    )
+    .bind(id)
+    .bind(outcome)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -252,12 +252,3 @@ pub async fn force_slot(
     .fetch_optional(&mut **tx)
     .await
 }
-
-/// Gives a unit of capacity back.
-pub async fn release_slot(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE experts SET load = load - 1 WHERE id = $1 AND load > 0")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}

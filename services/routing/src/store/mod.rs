@@ -12,14 +12,14 @@ pub async fn lock_pools(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     pools: &[String],
 ) -> Result<(), sqlx::Error> {
-    let mut sorted: Vec<&String> = pools.iter().collect();
-    sorted.sort();
+    let mut sorted: Vec<&str> = pools.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
     sorted.dedup();
-    for pool in sorted {
-        sqlx::query("SELECT pg_advisory_xact_lock(1001, hashtext($1))")
-            .bind(pool)
-            .execute(&mut **tx)
-            .await?;
-    }
+    // One statement: the function scan yields the array in order, so the locks are taken in
+    // that (sorted) order and two transactions never wait for each other crosswise.
+    sqlx::query("SELECT pg_advisory_xact_lock(1001, hashtext(p)) FROM unnest($1::text[]) AS p")
+        .bind(&sorted)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

@@ -37,6 +37,10 @@ pub async fn lock_or_create(
     tx: &mut Transaction<'_, Postgres>,
     ticket_id: Uuid,
 ) -> Result<Route, sqlx::Error> {
+    // Most events are about a ticket routing already knows: one statement for those.
+    if let Some(route) = lock(tx, ticket_id).await? {
+        return Ok(route);
+    }
     sqlx::query("INSERT INTO routes (ticket_id, status) VALUES ($1, 'new') ON CONFLICT DO NOTHING")
         .bind(ticket_id)
         .execute(&mut **tx)
