@@ -15,7 +15,7 @@ use sysops_contract::{EventType, SlaClock, TicketSlaBreached, TicketUnassigned};
 use crate::domain::sla::clock_str;
 use crate::domain::ClockLimits;
 use crate::engine::{Engine, Origin};
-use crate::store::{assignments, experts, lock_pools, routes};
+use crate::store::{assignments, lock_pools, routes};
 
 /// Overdue assignments taken back per sweep.
 const TAKE_BACK_BATCH: i64 = 100;
@@ -52,7 +52,7 @@ pub async fn sweep(pool: &PgPool, engine: &Engine) -> Result<(), sqlx::Error> {
         let n = engine
             .drain(&mut tx, &p, Origin::Fresh("sla_sweep"))
             .await?;
-        tx.commit().await?;
+        engine.outbox.commit(tx).await?;
         if n > 0 {
             tracing::info!(pool = %p, assigned = n, "backlog assigned by the periodic sweep");
         }
@@ -110,7 +110,7 @@ async fn breach(
             )
             .await?;
     }
-    tx.commit().await?;
+    engine.outbox.commit(tx).await?;
     if !rows.is_empty() {
         metrics::counter!("routing_sla_breaches_total", "clock" => clock_str(clock))
             .increment(rows.len() as u64);
@@ -140,7 +140,7 @@ async fn take_back(pool: &PgPool, engine: &Engine, ticket_id: Uuid) -> Result<()
     else {
         return Ok(());
     };
-    let freed = experts::pools_of(&mut tx, open.expert_id).await?;
+    let freed = open.expert_pools.clone();
     let pool_name = route.pool.clone().unwrap_or_else(|| open.pool.clone());
     let mut locks = freed.clone();
     locks.push(pool_name.clone());
@@ -199,7 +199,7 @@ async fn take_back(pool: &PgPool, engine: &Engine, ticket_id: Uuid) -> Result<()
     route.status = "new".into();
     engine.place(&mut tx, &mut route, origin).await?;
     engine.drain_all(&mut tx, &freed, origin).await?;
-    tx.commit().await?;
+    engine.outbox.commit(tx).await?;
     metrics::counter!("routing_taken_back_total").increment(1);
     tracing::info!(%ticket_id, expert_id = %open.expert_id, "assignment taken back after the accept clock");
     Ok(())

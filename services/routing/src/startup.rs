@@ -49,7 +49,7 @@ impl Application {
         )
         .await?;
         let engine = Engine {
-            outbox: Outbox::new(SCHEMA),
+            outbox: Outbox::default(),
             taxonomy: Arc::new(taxonomy),
             sla: config.sla(),
             max_rejections: config.max_rejections,

@@ -57,7 +57,7 @@ impl Worker {
             tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
             self.apply(&mut tx, ticket_id, &event).await?;
         }
-        tx.commit().await.map_err(db_error)
+        self.engine.outbox.commit(tx).await.map_err(db_error)
     }
 
     async fn apply(
@@ -155,12 +155,10 @@ impl Worker {
             return Ok(());
         }
         let open = assignments::open_for(tx, id).await.map_err(db_error)?;
-        let mut freed = Vec::new();
-        if let Some(open) = &open {
-            freed = experts::pools_of(tx, open.expert_id)
-                .await
-                .map_err(db_error)?;
-        }
+        let freed = open
+            .as_ref()
+            .map(|o| o.expert_pools.clone())
+            .unwrap_or_default();
         let mut locks = freed.clone();
         locks.push(pool.clone());
         lock_pools(tx, &locks).await.map_err(db_error)?;
@@ -217,9 +215,7 @@ impl Worker {
             tracing::info!("rejection of an assignment that is no longer open; nothing to do");
             return Ok(());
         };
-        let freed = experts::pools_of(tx, open.expert_id)
-            .await
-            .map_err(db_error)?;
+        let freed = open.expert_pools.clone();
         let pool = route.pool.clone().unwrap_or_else(|| open.pool.clone());
         let mut locks = freed.clone();
         locks.push(pool.clone());
@@ -298,7 +294,7 @@ impl Worker {
                 let mut locks = route.pool.clone().into_iter().collect::<Vec<_>>();
                 let mut freed = Vec::new();
                 if let Some(o) = &open {
-                    freed = experts::pools_of(tx, o.expert_id).await.map_err(db_error)?;
+                    freed = o.expert_pools.clone();
                     locks.extend(freed.iter().cloned());
                 }
                 lock_pools(tx, &locks).await.map_err(db_error)?;
@@ -346,7 +342,7 @@ impl Worker {
         let open = assignments::open_for(tx, id).await.map_err(db_error)?;
         let mut freed = Vec::new();
         if let Some(o) = &open {
-            freed = experts::pools_of(tx, o.expert_id).await.map_err(db_error)?;
+            freed = o.expert_pools.clone();
             lock_pools(tx, &freed).await.map_err(db_error)?;
             self.engine
                 .close_open(tx, o, "done")

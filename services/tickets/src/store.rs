@@ -78,7 +78,7 @@ impl Store {
     pub fn new(pool: PgPool) -> Self {
         Store {
             pool,
-            outbox: Outbox::new(crate::SCHEMA),
+            outbox: Outbox::default(),
         }
     }
 
@@ -114,7 +114,7 @@ impl Store {
         .await?;
         self.record_event(&mut tx, event).await?;
         self.outbox.enqueue(&mut tx, event).await?;
-        tx.commit().await
+        self.outbox.commit(tx).await
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Option<Ticket>, sqlx::Error> {
@@ -175,7 +175,7 @@ impl Store {
         self.update(&mut tx, ticket).await?;
         self.record_event(&mut tx, event).await?;
         self.outbox.enqueue(&mut tx, event).await?;
-        tx.commit().await
+        self.outbox.commit(tx).await
     }
 
     /// Adds an event to the ticket's history; an event already there is ignored.

@@ -74,7 +74,12 @@ async fn create(
     let (stored, assigned) = save_expert(&mut tx, &state.engine, id, &expert)
         .await
         .map_err(ApiError::from_db)?;
-    tx.commit().await.map_err(ApiError::from_db)?;
+    state
+        .engine
+        .outbox
+        .commit(tx)
+        .await
+        .map_err(ApiError::from_db)?;
     tracing::info!(expert_id = %id, assigned, "expert created");
     Ok((
         StatusCode::CREATED,
@@ -134,7 +139,12 @@ async fn replace(
     let (stored, assigned) = save_expert(&mut tx, &state.engine, id, &expert)
         .await
         .map_err(ApiError::from_db)?;
-    tx.commit().await.map_err(ApiError::from_db)?;
+    state
+        .engine
+        .outbox
+        .commit(tx)
+        .await
+        .map_err(ApiError::from_db)?;
     tracing::info!(assigned, "expert changed");
     let mut body = serde_json::to_value(stored).map_err(|e| ApiError::internal(&e))?;
     body["backlog_assigned"] = json!(assigned);

@@ -61,7 +61,7 @@ pub async fn reassign(
         .map_err(db)?;
     let mut locks = vec![pool.clone()];
     if let Some(o) = &open {
-        locks.extend(experts::pools_of(&mut tx, o.expert_id).await.map_err(db)?);
+        locks.extend(o.expert_pools.iter().cloned());
     }
     if let Some(target) = req.expert_id {
         locks.extend(experts::pools_of(&mut tx, target).await.map_err(db)?);
@@ -176,7 +176,7 @@ pub async fn reassign(
         .drain_all(&mut tx, &freed, origin)
         .await
         .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+    engine.outbox.commit(tx).await.map_err(db)?;
     metrics::counter!("routing_manual_reassignments_total").increment(1);
     let body = match outcome {
         Placement::Assigned { expert_id, attempt } => {
