@@ -73,17 +73,7 @@ impl Engine {
         event_type: EventType,
         data: T,
     ) -> Result<RawEnvelope, sqlx::Error> {
-        let mut envelope = match origin {
-            Origin::Event(cause) => Envelope::derived_with_discriminator(
-                cause,
-                event_type,
-                &ticket_id.to_string(),
-                data,
-            ),
-            Origin::Fresh(_) => Envelope::new(event_type, Some(ticket_id), data),
-        };
-        envelope.ticket_id = Some(ticket_id);
-        let raw = envelope.to_raw().map_err(encode)?;
+        let raw = envelope(origin, ticket_id, event_type, data)?;
         self.outbox.enqueue(tx, &raw).await?;
         Ok(raw)
     }
@@ -146,26 +136,24 @@ impl Engine {
             if !was_queued || route.queued_at.is_none() {
                 route.queued_at = Some(now);
             }
-            routes::save(tx, route).await?;
-            if !was_queued {
-                let record = choice.queue_record(candidates);
-                let event = self
-                    .emit(
-                        tx,
-                        origin,
-                        route.ticket_id,
-                        EventType::TicketQueued,
-                        TicketQueued {
-                            category: route.category.clone().unwrap_or_default(),
-                            pool: pool.clone(),
-                            reason: Some(record.reason.clone()),
-                        },
-                    )
-                    .await?;
-                let detail = json!({ "reason": record.reason, "candidates": record.candidates, "cause": origin.name() });
-                routes::record_decision(tx, event.id, route, "queued", detail).await?;
-                metrics::counter!("routing_queued_total", "pool" => pool).increment(1);
+            if was_queued {
+                routes::save(tx, route).await?;
+                return Ok(Placement::Queued);
             }
+            let record = choice.queue_record(candidates);
+            let event = envelope(
+                origin,
+                route.ticket_id,
+                EventType::TicketQueued,
+                TicketQueued {
+                    category: route.category.clone().unwrap_or_default(),
+                    pool: pool.clone(),
+                    reason: Some(record.reason.clone()),
+                },
+            )?;
+            let detail = json!({ "reason": record.reason, "candidates": record.candidates, "cause": origin.name() });
+            routes::save_decided(tx, route, &event, "queued", detail).await?;
+            metrics::counter!("routing_queued_total", "pool" => pool).increment(1);
             return Ok(Placement::Queued);
         };
         let expert = &candidates[w];
@@ -173,7 +161,6 @@ impl Engine {
         route.status = "assigned".into();
         route.attempts = attempt;
         route.queued_at = None;
-        routes::save(tx, route).await?;
         let payload = TicketAssigned {
             pool: pool.clone(),
             expert_id: expert.expert_id,
@@ -186,16 +173,8 @@ impl Engine {
             "reason": payload.decision.reason, "candidates": payload.decision.candidates,
             "accept_due_at": due, "cause": origin.name(),
         });
-        let event = self
-            .emit(
-                tx,
-                origin,
-                route.ticket_id,
-                EventType::TicketAssigned,
-                payload,
-            )
-            .await?;
-        routes::record_decision(tx, event.id, route, "assigned", detail).await?;
+        let event = envelope(origin, route.ticket_id, EventType::TicketAssigned, payload)?;
+        routes::save_decided(tx, route, &event, "assigned", detail).await?;
         metrics::counter!("routing_assigned_total", "pool" => pool).increment(1);
         metrics::histogram!("routing_decision_seconds").record(started.elapsed().as_secs_f64());
         Ok(Placement::Assigned {
@@ -266,6 +245,24 @@ impl Engine {
     ) -> Result<(), sqlx::Error> {
         assignments::close(tx, open.id, outcome).await
     }
+}
+
+/// An outgoing event about `ticket_id`: caused by an event (its id derives from the cause, so a
+/// redelivery repeats it) or fresh.
+fn envelope<T: Serialize>(
+    origin: Origin<'_>,
+    ticket_id: Uuid,
+    event_type: EventType,
+    data: T,
+) -> Result<RawEnvelope, sqlx::Error> {
+    let mut envelope = match origin {
+        Origin::Event(cause) => {
+            Envelope::derived_with_discriminator(cause, event_type, &ticket_id.to_string(), data)
+        }
+        Origin::Fresh(_) => Envelope::new(event_type, Some(ticket_id), data),
+    };
+    envelope.ticket_id = Some(ticket_id);
+    envelope.to_raw().map_err(encode)
 }
 
 /// When the accept clock of an assignment made now runs out.

@@ -340,6 +340,13 @@ impl Worker {
     ) -> Result<(), HandleError> {
         let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
         let open = assignments::open_for(tx, id).await.map_err(db_error)?;
+        // The route is this transaction's alone: write it before taking the pool locks, which
+        // are held, and wait for, until the commit.
+        if route.status != "done" {
+            route.status = "done".into();
+            route.queued_at = None;
+            routes::save(tx, &route).await.map_err(db_error)?;
+        }
         let mut freed = Vec::new();
         if let Some(o) = &open {
             freed = o.expert_pools.clone();
@@ -348,11 +355,6 @@ impl Worker {
                 .close_open(tx, o, "done")
                 .await
                 .map_err(db_error)?;
-        }
-        if route.status != "done" {
-            route.status = "done".into();
-            route.queued_at = None;
-            routes::save(tx, &route).await.map_err(db_error)?;
         }
         self.engine
             .drain_all(tx, &freed, Origin::Event(event))

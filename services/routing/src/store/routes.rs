@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use sysops_contract::Priority;
+use sysops_contract::{Priority, RawEnvelope};
 
 /// A ticket as routing tracks it. Statuses: `new`, `review` (waits for a person's category),
 /// `queued` (in the pool backlog), `assigned`, `accepted`, `escalated` (rejected too often;
@@ -98,28 +98,64 @@ pub async fn lock_backlog(
     .await
 }
 
+/// The update of a route's mutable fields ($1 ticket, $2 to $11 the fields).
+const UPDATE_ROUTE: &str = "UPDATE routes SET priority = $2, region = $3, category = $4, pool = $5, status = $6, excluded = $7, \
+     rejections = $8, attempts = $9, created_at = $10, queued_at = $11, updated_at = now(), \
+     first_assigned_at = CASE WHEN $6 = 'assigned' THEN COALESCE(first_assigned_at, now()) ELSE first_assigned_at END, \
+     resolved_at = CASE WHEN $6 = 'done' THEN COALESCE(resolved_at, now()) ELSE resolved_at END \
+     WHERE ticket_id = $1";
+
+fn bind_route<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    r: &'q Route,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    q.bind(r.ticket_id)
+        .bind(&r.priority)
+        .bind(&r.region)
+        .bind(&r.category)
+        .bind(&r.pool)
+        .bind(&r.status)
+        .bind(&r.excluded)
+        .bind(r.rejections)
+        .bind(r.attempts)
+        .bind(r.created_at)
+        .bind(r.queued_at)
+}
+
 /// Stores the route's mutable fields.
 pub async fn save(tx: &mut Transaction<'_, Postgres>, r: &Route) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE routes SET priority = $2, region = $3, category = $4, pool = $5, status = $6, excluded = $7, \
-         rejections = $8, attempts = $9, created_at = $10, queued_at = $11, updated_at = now(), \
-         first_assigned_at = CASE WHEN $6 = 'assigned' THEN COALESCE(first_assigned_at, now()) ELSE first_assigned_at END, \
-         resolved_at = CASE WHEN $6 = 'done' THEN COALESCE(resolved_at, now()) ELSE resolved_at END \
-         WHERE ticket_id = $1",
-    )
-    .bind(r.ticket_id)
-    .bind(&r.priority)
-    .bind(&r.region)
-    .bind(&r.category)
-    .bind(&r.pool)
-    .bind(&r.status)
-    .bind(&r.excluded)
-    .bind(r.rejections)
-    .bind(r.attempts)
-    .bind(r.created_at)
-    .bind(r.queued_at)
-    .execute(&mut **tx)
-    .await?;
+    bind_route(sqlx::query(UPDATE_ROUTE), r)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Stores the route, the record of the decision just made about it (`kind`, `detail`) and the
+/// event announcing it, into the outbox (the table of `sysops_platform::outbox`), in one
+/// statement: this runs while pool locks are held, where every round trip to the database
+/// lengthens the wait of the transactions queued behind them.
+pub async fn save_decided(
+    tx: &mut Transaction<'_, Postgres>,
+    r: &Route,
+    event: &RawEnvelope,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    let envelope = serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let sql = format!(
+        "WITH announced AS (INSERT INTO outbox (event_id, envelope) VALUES ($12, $13) \
+         ON CONFLICT (event_id) DO NOTHING), \
+         decided AS (INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) \
+         VALUES ($12, $1, $14, $4, $5, $15) ON CONFLICT (event_id) DO NOTHING) \
+         {UPDATE_ROUTE}"
+    );
+    bind_route(sqlx::query(&sql), r)
+        .bind(event.id)
+        .bind(envelope)
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
