@@ -16,7 +16,7 @@ use sysops_platform::{ApiError, ApiJson};
 use crate::domain::{ExpertRequest, NewExpert};
 use crate::roster::save_expert;
 use crate::startup::AppState;
-use crate::store::experts::{self, ExpertFilter};
+use crate::store::experts::{self, Expert, ExpertFilter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -70,8 +70,25 @@ async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let expert = parse(&state, req)?;
     let id = Uuid::now_v7();
-    let mut tx = state.pool.begin().await.map_err(ApiError::from_db)?;
-    let (stored, assigned) = save_expert(&mut tx, &state.engine, id, &expert)
+    let tx = state.pool.begin().await.map_err(ApiError::from_db)?;
+    let (stored, assigned) = save(&state, tx, id, &expert).await?;
+    tracing::info!(expert_id = %id, assigned, "expert created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/api/experts/{id}"))],
+        Json(stored),
+    ))
+}
+
+/// Stores the expert, assigns what its change frees up, and commits; returns the expert as
+/// stored and how many backlog tickets it took.
+async fn save(
+    state: &AppState,
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    id: Uuid,
+    expert: &NewExpert,
+) -> Result<(Expert, usize), ApiError> {
+    let saved = save_expert(&mut tx, &state.engine, id, expert)
         .await
         .map_err(ApiError::from_db)?;
     state
@@ -80,12 +97,7 @@ async fn create(
         .commit(tx)
         .await
         .map_err(ApiError::from_db)?;
-    tracing::info!(expert_id = %id, assigned, "expert created");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("/api/experts/{id}"))],
-        Json(stored),
-    ))
+    Ok(saved)
 }
 
 fn bad_id(r: PathRejection) -> ApiError {
@@ -136,15 +148,7 @@ async fn replace(
     if exists.is_none() {
         return Err(ApiError::not_found(format!("no expert {id}")));
     }
-    let (stored, assigned) = save_expert(&mut tx, &state.engine, id, &expert)
-        .await
-        .map_err(ApiError::from_db)?;
-    state
-        .engine
-        .outbox
-        .commit(tx)
-        .await
-        .map_err(ApiError::from_db)?;
+    let (stored, assigned) = save(&state, tx, id, &expert).await?;
     tracing::info!(assigned, "expert changed");
     let mut body = serde_json::to_value(stored).map_err(|e| ApiError::internal(&e))?;
     body["backlog_assigned"] = json!(assigned);
