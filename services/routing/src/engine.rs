@@ -191,6 +191,16 @@ impl Engine {
         pool: &str,
         origin: Origin<'_>,
     ) -> Result<usize, sqlx::Error> {
+        Ok(self.drain_among(tx, pool, origin).await?.0)
+    }
+
+    /// [`Engine::drain`], also returning the pool's candidates as they are after it.
+    async fn drain_among(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        pool: &str,
+        origin: Origin<'_>,
+    ) -> Result<(usize, Vec<Candidate>), sqlx::Error> {
         let now = Utc::now();
         let mut candidates = experts::candidates(tx, pool, now).await?;
         let mut skipped = Vec::new();
@@ -219,7 +229,7 @@ impl Engine {
                 }
             }
         }
-        Ok(assigned)
+        Ok((assigned, candidates))
     }
 
     /// Drains every pool in `pools` (already locked).
@@ -232,6 +242,32 @@ impl Engine {
         let mut total = 0;
         for pool in pools {
             total += self.drain(tx, pool, origin).await?;
+        }
+        Ok(total)
+    }
+
+    /// Drains the pools of an expert who just gave back one unit of capacity (already locked),
+    /// until that unit is taken again. Every other expert of those pools had no room while
+    /// their backlog waited, so once this expert is full again the remaining pools have nothing
+    /// new to assign (and a drain of each would cost a query under their locks).
+    pub async fn drain_freed(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        expert_id: Uuid,
+        pools: &[String],
+        origin: Origin<'_>,
+    ) -> Result<usize, sqlx::Error> {
+        let mut total = 0;
+        for pool in pools {
+            let (assigned, candidates) = self.drain_among(tx, pool, origin).await?;
+            total += assigned;
+            let room_left = candidates
+                .iter()
+                .find(|c| c.expert_id == expert_id)
+                .is_some_and(|c| has_room(std::slice::from_ref(c)));
+            if !room_left {
+                break;
+            }
         }
         Ok(total)
     }

@@ -347,19 +347,17 @@ impl Worker {
             route.queued_at = None;
             routes::save(tx, &route).await.map_err(db_error)?;
         }
-        let mut freed = Vec::new();
         if let Some(o) = &open {
-            freed = o.expert_pools.clone();
-            lock_pools(tx, &freed).await.map_err(db_error)?;
+            lock_pools(tx, &o.expert_pools).await.map_err(db_error)?;
             self.engine
                 .close_open(tx, o, "done")
                 .await
                 .map_err(db_error)?;
+            self.engine
+                .drain_freed(tx, o.expert_id, &o.expert_pools, Origin::Event(event))
+                .await
+                .map_err(db_error)?;
         }
-        self.engine
-            .drain_all(tx, &freed, Origin::Event(event))
-            .await
-            .map_err(db_error)?;
         Ok(())
     }
 }
