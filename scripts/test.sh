@@ -32,6 +32,17 @@ PGPASSWORD=sysops psql -h 127.0.0.1 -U sysops -d sysops -tAc \
   [ -n "$db" ] && PGPASSWORD=sysops psql -h 127.0.0.1 -U sysops -d sysops -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"
 done
 
+# Queues left by earlier runs that failed (every test has its own prefix, `t` and 12 hex
+# digits): on a machine that runs the suite often they pile up, with their messages, in the
+# broker's memory. Only queues nobody consumes from are deleted. (Their exchanges hold nothing
+# and are left.)
+if command -v rabbitmqctl >/dev/null 2>&1; then
+  rabbitmqctl list_queues -q name consumers 2>/dev/null | awk '$1 ~ /^t[0-9a-f]{12}\./ && $2 == 0 { print $1 }' |
+    while read -r q; do
+      rabbitmqctl delete_queue -q "$q" </dev/null >/dev/null 2>&1 || true
+    done
+fi
+
 log "checking format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
