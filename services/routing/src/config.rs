@@ -21,7 +21,7 @@ pub struct Config {
     /// The taxonomy that maps categories to pools.
     #[arg(long, env = "TAXONOMY_PATH", default_value = "models/taxonomy.toml")]
     pub taxonomy_path: PathBuf,
-    /// Milliseconds between outbox polls when no notification arrives.
+    /// Milliseconds between outbox polls when no commit of this process woke the relay.
     #[arg(long, env = "OUTBOX_POLL_MS", default_value_t = 1000)]
     pub outbox_poll_ms: u64,
     /// Messages of `routing.work` handled at once. Each is a transaction that may wait for its
