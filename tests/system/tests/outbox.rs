@@ -1,0 +1,70 @@
+//! The outbox relay publishes an event as soon as the transaction that wrote it commits, woken
+//! by that commit rather than by its poll.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+use sqlx::migrate::Migrator;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use sysops_contract::{Envelope, EventType};
+use sysops_platform::db::{connect_and_migrate, PoolSettings};
+use sysops_platform::outbox::Outbox;
+use sysops_testkit::TestEnv;
+
+#[tokio::test]
+async fn a_commit_wakes_the_relay_long_before_its_poll() {
+    let env = TestEnv::new().await;
+    let bus = env.bus();
+    let pool = connect_and_migrate(
+        &env.database_url,
+        "relay_test",
+        PoolSettings::default(),
+        Migrator::DEFAULT,
+    )
+    .await
+    .expect("the outbox table is created");
+    let mut published = Box::pin(
+        bus.tap(&[EventType::TicketQueued.routing_key()])
+            .await
+            .expect("a tap on the test's exchange"),
+    );
+
+    let outbox = Outbox::default();
+    let shutdown = CancellationToken::new();
+    // An hour between polls: only the commit's wake-up can get the event out during the test.
+    let relay = tokio::spawn(outbox.clone().run_relay(
+        pool.clone(),
+        bus.clone(),
+        Duration::from_secs(3600),
+        shutdown.clone(),
+    ));
+
+    for _ in 0..3 {
+        let ticket = Uuid::now_v7();
+        let event = Envelope::new(
+            EventType::TicketQueued,
+            Some(ticket),
+            json!({ "category": "printer", "pool": "printers" }),
+        )
+        .to_raw()
+        .expect("an envelope");
+        let mut tx = pool.begin().await.expect("a transaction");
+        outbox.enqueue(&mut tx, &event).await.expect("enqueued");
+        outbox.commit(tx).await.expect("committed");
+
+        let seen = tokio::time::timeout(Duration::from_secs(30), published.next())
+            .await
+            .expect("published while the poll is still an hour away")
+            .expect("the tap is open");
+        assert_eq!(seen.id, event.id);
+        assert_eq!(seen.ticket_id, Some(ticket));
+    }
+
+    shutdown.cancel();
+    relay.await.expect("the relay stops");
+    pool.close().await;
+    env.cleanup().await;
+}
