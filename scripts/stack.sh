@@ -52,6 +52,7 @@ start_one() {
   ANALYTICS_URL=${ANALYTICS_URL:-http://127.0.0.1:${PORT[analytics]}} \
   TAXONOMY_PATH=${TAXONOMY_PATH:-$ROOT/models/taxonomy.toml} \
   EXPERTS_SEED_PATH=${EXPERTS_SEED_PATH-$ROOT/services/routing/seed/experts.toml} \
+  MIMALLOC_PURGE_DELAY=${MIMALLOC_PURGE_DELAY:-1000} \
     nohup "$BIN_DIR/$name" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
   log "started $name.$instance (pid $!, log $logfile)"
