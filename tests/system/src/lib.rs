@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod load;
+pub mod synthetic;
 
 use std::time::Duration;
 
