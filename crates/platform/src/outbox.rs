@@ -51,10 +51,9 @@ impl Outbox {
         tx: &mut Transaction<'_, Postgres>,
         event: &RawEnvelope,
     ) -> Result<(), sqlx::Error> {
-        let envelope = serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        sqlx::query("INSERT INTO outbox (event_id, envelope) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING")
+        sqlx::query(&insert_statement(1, 2))
             .bind(event.id)
-            .bind(envelope)
+            .bind(envelope_json(event)?)
             .execute(&mut **tx)
             .await?;
         Ok(())
@@ -146,6 +145,21 @@ impl Outbox {
             metrics::counter!("outbox_published_total").increment(seqs.len() as u64);
         }
     }
+}
+
+/// The statement that adds an event to the outbox, its id and envelope ([`envelope_json`]) being
+/// parameters `$id` and `$envelope`: for a caller that writes the row in the same statement as
+/// other effects (as a `WITH` clause). Adding the same event id twice is a no-op.
+pub fn insert_statement(id: u8, envelope: u8) -> String {
+    format!(
+        "INSERT INTO outbox (event_id, envelope) VALUES (${id}, ${envelope}) \
+         ON CONFLICT (event_id) DO NOTHING"
+    )
+}
+
+/// The envelope as the outbox stores it.
+pub fn envelope_json(event: &RawEnvelope) -> Result<serde_json::Value, sqlx::Error> {
+    serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 /// Whether a row with this event id was already written to the outbox.

@@ -116,8 +116,15 @@ impl Engine {
         let mut winner = None;
         for s in &choice.ranked {
             let c = &mut candidates[s.index];
-            if assignments::open_if_room(tx, route.ticket_id, c.expert_id, &pool, attempt, due)
-                .await?
+            if assignments::open_if_room(
+                tx,
+                route.ticket_id,
+                c.expert_id,
+                &pool,
+                attempt,
+                Some(due),
+            )
+            .await?
             {
                 c.load += 1;
                 c.last_assigned_at = Some(now);

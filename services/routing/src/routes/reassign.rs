@@ -102,16 +102,16 @@ pub async fn reassign(
                 .await
                 .map_err(db)?
                 .ok_or_else(|| ApiError::unprocessable(format!("no expert {target}")))?;
-            if !experts::take_slot(&mut tx, target).await.map_err(db)? {
+            let attempt = route.attempts + 1;
+            if !assignments::open_if_room(&mut tx, ticket_id, target, &pool, attempt, None)
+                .await
+                .map_err(db)?
+            {
                 return Err(ApiError::conflict(format!(
                     "{} cannot take the ticket: not available or at capacity ({}/{})",
                     expert.name, expert.load, expert.capacity
                 )));
             }
-            let attempt = route.attempts + 1;
-            assignments::open(&mut tx, ticket_id, target, &pool, attempt, "assigned", None)
-                .await
-                .map_err(db)?;
             route.status = "assigned".into();
             route.attempts = attempt;
             route.queued_at = None;

@@ -34,14 +34,16 @@ pub async fn open_for(
 }
 
 /// Takes a unit of the expert's capacity, if the expert is available and below capacity, and
-/// opens the assignment with it, in one statement. Returns whether it did.
+/// opens the assignment with it (its accept clock running out at `accept_due_at`; none for a
+/// manager's reassignment), in one statement. Returns whether it did. The expert's row stays
+/// locked until commit, so two transactions never take the same last unit.
 pub async fn open_if_room(
     tx: &mut Transaction<'_, Postgres>,
     ticket_id: Uuid,
     expert_id: Uuid,
     pool: &str,
     attempt: i32,
-    accept_due_at: DateTime<Utc>,
+    accept_due_at: Option<DateTime<Utc>>,
 ) -> Result<bool, sqlx::Error> {
     let opened = sqlx::query(
         "WITH slot AS (UPDATE experts SET load = load + 1, last_assigned_at = now() \

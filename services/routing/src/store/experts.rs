@@ -224,21 +224,6 @@ pub async fn candidates(
         .collect())
 }
 
-/// Takes one unit of the expert's capacity if it is available and has room; `false` when
-/// another transaction took the last unit first. The row lock this takes is held until
-/// commit, so two replicas can never both take the last unit.
-pub async fn take_slot(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<bool, sqlx::Error> {
-    let taken = sqlx::query(
-        "UPDATE experts SET load = load + 1, last_assigned_at = now() \
-         WHERE id = $1 AND availability = 'available' AND load < capacity",
-    )
-    .bind(id)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    Ok(taken == 1)
-}
-
 /// Takes a unit of capacity whatever the capacity: a person accepted work routing had
 /// already taken back. Returns the load after.
 pub async fn force_slot(

@@ -5,6 +5,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use sysops_contract::{Priority, RawEnvelope};
+use sysops_platform::outbox;
 
 /// A ticket as routing tracks it. Statuses: `new`, `review` (waits for a person's category),
 /// `queued` (in the pool backlog), `assigned`, `accepted`, `escalated` (rejected too often;
@@ -131,8 +132,7 @@ pub async fn save(tx: &mut Transaction<'_, Postgres>, r: &Route) -> Result<(), s
 }
 
 /// Stores the route, the record of the decision just made about it (`kind`, `detail`) and the
-/// event announcing it, into the outbox (the table of `sysops_platform::outbox`), in one
-/// statement: this runs while pool locks are held, where every round trip to the database
+/// event announcing it, into the outbox, in one statement: this runs while pool locks are held, where every round trip to the database
 /// lengthens the wait of the transactions queued behind them.
 pub async fn save_decided(
     tx: &mut Transaction<'_, Postgres>,
@@ -141,17 +141,16 @@ pub async fn save_decided(
     kind: &str,
     detail: serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    let envelope = serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let sql = format!(
-        "WITH announced AS (INSERT INTO outbox (event_id, envelope) VALUES ($12, $13) \
-         ON CONFLICT (event_id) DO NOTHING), \
+        "WITH announced AS ({}), \
          decided AS (INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) \
          VALUES ($12, $1, $14, $4, $5, $15) ON CONFLICT (event_id) DO NOTHING) \
-         {UPDATE_ROUTE}"
+         {UPDATE_ROUTE}",
+        outbox::insert_statement(12, 13)
     );
     bind_route(sqlx::query(&sql), r)
         .bind(event.id)
-        .bind(envelope)
+        .bind(outbox::envelope_json(event)?)
         .bind(kind)
         .bind(detail)
         .execute(&mut **tx)
