@@ -7,6 +7,7 @@
 //! services' logs.
 
 mod env;
+pub mod llm;
 mod process;
 pub mod stack;
 

@@ -112,11 +112,32 @@ impl ServiceProcess {
         Ok(status)
     }
 
-    /// Starts the same binary again with the same environment (on a new port).
+    /// Kills the process and starts the same binary again where it was.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill().await;
-        *self = ServiceProcess::start(&self.name, &self.env).await?;
+        self.revive().await
+    }
+
+    /// Starts the binary again, after it was killed or terminated, with the same environment
+    /// and on the same address, so whoever calls it finds it again.
+    pub async fn revive(&mut self) -> anyhow::Result<()> {
+        let mut env = self.env.clone();
+        env.push(("HTTP_ADDR".to_owned(), self.addr.to_string()));
+        let mut revived = ServiceProcess::start(&self.name, &env).await?;
+        revived.env = self.env.clone();
+        *self = revived;
         Ok(())
+    }
+
+    /// Sets (or replaces) a variable of the environment the next `revive` starts with.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.remove_env(key);
+        self.env.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Leaves a variable out of the environment the next `revive` starts with.
+    pub fn remove_env(&mut self, key: &str) {
+        self.env.retain(|(k, _)| k != key);
     }
 }
 

@@ -326,7 +326,7 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
 /// Accepts ticket `id`, works on it for `work`, resolves it. The tickets service learns of the
 /// assignment from the bus too, so a move it does not allow yet (409) is tried again for a
 /// while. Whether the ticket was resolved.
-async fn play_expert(http: &reqwest::Client, gateway: &str, id: Uuid, work: Duration) -> bool {
+pub async fn play_expert(http: &reqwest::Client, gateway: &str, id: Uuid, work: Duration) -> bool {
     async fn step(http: &reqwest::Client, gateway: &str, id: Uuid, action: &str) -> bool {
         for _ in 0..100 {
             let answer = http

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::sync::Mutex;
 
+use sysops_system_tests::faults::{table, Fault, FaultOptions, Suite};
 use sysops_system_tests::{event_types, history, sample_ticket, SETTLE};
 use sysops_testkit::{stack::submit_ticket, wait_for, Stack};
 
@@ -88,4 +89,36 @@ async fn serial_a_rabbitmq_restart_during_submissions_loses_no_ticket() {
         );
     }
     stack.shutdown().await;
+}
+
+/// The whole fault suite, shortened: every scenario under a light load.
+#[tokio::test]
+async fn serial_b_under_every_fault_no_ticket_is_lost_or_assigned_twice() {
+    let options = FaultOptions {
+        rate: 8.0,
+        load: Duration::from_secs(8),
+        fault_at: Duration::from_secs(2),
+        downtime: Duration::from_secs(2),
+        settle: SETTLE * 2,
+        work: Duration::from_millis(300),
+    };
+    let mut suite = Suite::start(options).await.expect("the suite starts");
+    let mut rows = Vec::new();
+    for fault in Fault::ALL {
+        rows.push(suite.run(fault).await.expect("the scenario ran"));
+    }
+    suite.shutdown().await;
+    eprintln!("{}", table(&rows));
+    for r in &rows {
+        assert!(r.accepted > 0, "{}: nothing accepted", r.scenario);
+        assert_eq!(r.lost, 0, "{}: lost tickets", r.scenario);
+        assert_eq!(r.assigned_twice, 0, "{}: assigned twice", r.scenario);
+        assert_eq!(r.placed, r.accepted, "{}: every ticket placed", r.scenario);
+        assert!(r.assigned > 0, "{}: the experts got work", r.scenario);
+    }
+    let row = |name: &str| rows.iter().find(|r| r.scenario == name).expect("ran");
+    assert!(row("kill-gateway").refused > 0, "the gateway was down");
+    assert_eq!(row("none").refused, 0);
+    let flood = &row("malformed-flood").note;
+    assert!(flood.contains("(200 x 4xx, 0 other)"), "{flood}");
 }
