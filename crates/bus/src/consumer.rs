@@ -130,7 +130,8 @@ pub(crate) async fn supervise<S, Fut>(
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(backoff) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    // At most 2 s: once the broker is back, consumption resumes within that.
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
                 }
             }
         }
