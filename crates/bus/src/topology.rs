@@ -59,9 +59,7 @@ impl WorkQueue {
         use EventType::*;
         let types: &[EventType] = match self {
             WorkQueue::CategorizerWork => &[TicketCreated, TicketRecategorized],
-            // ticket.created gives routing the priority and region it orders and matches by.
             WorkQueue::RoutingWork => &[
-                TicketCreated,
                 TicketCategorized,
                 TicketRecategorized,
                 TicketAccepted,
@@ -83,6 +81,16 @@ impl WorkQueue {
             WorkQueue::DeadLetterTap => return Vec::new(),
         };
         types.iter().map(|t| t.routing_key()).collect()
+    }
+
+    /// Routing keys earlier versions bound to the queue and this one no longer consumes:
+    /// removed at declaration, so an upgraded installation stops receiving them.
+    pub fn retired_bindings(self) -> &'static [&'static str] {
+        match self {
+            // ticket.categorized carries the priority, region and creation time now.
+            WorkQueue::RoutingWork => &["ticket.created"],
+            _ => &[],
+        }
     }
 }
 
@@ -164,6 +172,13 @@ pub async fn declare(channel: &Channel, config: &BusConfig) -> Result<(), BusErr
                     QueueBindOptions::default(),
                     FieldTable::default(),
                 )
+                .await
+                .map_err(BusError::Amqp)?;
+        }
+        for key in queue.retired_bindings() {
+            // Removing a binding that does not exist is not an error.
+            channel
+                .queue_unbind(&name, &config.exchange, key, FieldTable::default())
                 .await
                 .map_err(BusError::Amqp)?;
         }

@@ -69,6 +69,16 @@ pub struct TicketCategorized {
     /// Why an earlier link of the chain did not decide (LLM down, unsure, invalid answer).
     #[serde(default)]
     pub fallback_reason: Option<String>,
+    /// The ticket's priority and region, as in `ticket.created`: routing orders and matches by
+    /// them without consuming `ticket.created` itself.
+    #[serde(default)]
+    pub priority: Priority,
+    #[serde(default)]
+    pub region: Option<String>,
+    /// When the ticket was created (the time of its `ticket.created`), where its SLA clocks
+    /// start.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 /// `ticket.recategorized`: a human's correction.

@@ -67,7 +67,8 @@ impl Worker {
                 let created = event
                     .parse_data::<TicketCreated>()
                     .map_err(HandleError::permanent)?;
-                let decision = self.decide(&created.data).await;
+                let mut decision = self.decide(&created.data).await;
+                decision.created_at = Some(event.occurred_at);
                 metrics::counter!("categorizer_decisions_total", "method" => decision.method.as_str(), "needs_review" => decision.needs_review.to_string()).increment(1);
                 metrics::histogram!("categorizer_latency_seconds", "method" => decision.method.as_str()).record(decision.latency_ms / 1000.0);
                 tracing::info!(category = %decision.category, confidence = decision.confidence, method = decision.method.as_str(), needs_review = decision.needs_review, "categorized");
@@ -128,6 +129,9 @@ impl Worker {
                         latency_ms: ms(started),
                         tokens: d.tokens,
                         fallback_reason: None,
+                        priority: ticket.priority,
+                        region: ticket.region.clone(),
+                        created_at: None,
                     };
                 }
                 Ok(d) => {
@@ -164,6 +168,9 @@ impl Worker {
                         latency_ms: ms(started),
                         tokens,
                         fallback_reason,
+                        priority: ticket.priority,
+                        region: ticket.region.clone(),
+                        created_at: None,
                     };
                 }
                 Err(e) => fallback_reason = Some(format!("embedding: {e}")),
@@ -186,6 +193,9 @@ impl Worker {
             latency_ms: ms(started),
             tokens,
             fallback_reason,
+            priority: ticket.priority,
+            region: ticket.region.clone(),
+            created_at: None,
         }
     }
 }

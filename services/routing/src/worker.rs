@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use sysops_bus::{HandleError, Incoming};
 use sysops_contract::{
-    EventType, LifecycleMove, RawEnvelope, TicketCategorized, TicketCreated, TicketEscalated,
-    TicketRecategorized, TicketUnassigned,
+    EventType, LifecycleMove, RawEnvelope, TicketCategorized, TicketEscalated, TicketRecategorized,
+    TicketUnassigned,
 };
 use sysops_platform::db::is_transient;
 use sysops_platform::inbox::{self, Seen};
@@ -67,7 +67,9 @@ impl Worker {
         event: &RawEnvelope,
     ) -> Result<(), HandleError> {
         match event.event_type {
-            EventType::TicketCreated => self.on_created(tx, id, event).await,
+            // Bound to routing.work by earlier versions; `ticket.categorized` now carries what
+            // routing took from it. Left in the queue from before an upgrade: nothing to do.
+            EventType::TicketCreated => Ok(()),
             EventType::TicketCategorized => self.on_categorized(tx, id, event).await,
             EventType::TicketRecategorized => self.on_recategorized(tx, id, event).await,
             EventType::TicketRejected => self.on_rejected(tx, id, event).await,
@@ -91,30 +93,6 @@ impl Worker {
             })
     }
 
-    async fn on_created(
-        &self,
-        tx: &mut Tx<'_>,
-        id: Uuid,
-        event: &RawEnvelope,
-    ) -> Result<(), HandleError> {
-        let created: TicketCreated = payload(event)?;
-        let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
-        route.priority = created.priority.as_str().to_owned();
-        route.region = created.region.map(|r| r.trim().to_lowercase());
-        route.created_at = Some(event.occurred_at);
-        routes::save(tx, &route).await.map_err(db_error)?;
-        if route.status == "queued" {
-            // A drain may have skipped the ticket while this transaction held it.
-            let pool = route.pool.clone().unwrap_or_default();
-            lock_pools(tx, &[pool]).await.map_err(db_error)?;
-            self.engine
-                .place(tx, &mut route, Origin::Event(event))
-                .await
-                .map_err(db_error)?;
-        }
-        Ok(())
-    }
-
     async fn on_categorized(
         &self,
         tx: &mut Tx<'_>,
@@ -127,6 +105,11 @@ impl Worker {
         if !matches!(route.status.as_str(), "new" | "review") {
             tracing::debug!(status = %route.status, "late categorization; the route has moved on");
             return Ok(());
+        }
+        if route.created_at.is_none() {
+            route.priority = c.priority.as_str().to_owned();
+            route.region = c.region.map(|r| r.trim().to_lowercase());
+            route.created_at = c.created_at.or(Some(event.occurred_at));
         }
         route.category = Some(c.category);
         route.pool = Some(pool.clone());

@@ -298,3 +298,69 @@ async fn experts_are_validated_and_a_new_expert_takes_the_waiting_backlog() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     s.env.cleanup().await;
 }
+
+/// The whole pipeline: the priority and region a customer gives reach routing with the
+/// categorizer's decision, so the expert who serves the region gets the ticket.
+#[tokio::test]
+async fn the_submitted_region_and_priority_reach_routing_through_the_categorizer() {
+    let stack = sysops_testkit::Stack::start()
+        .await
+        .expect("the stack starts");
+    let base = stack.gateway.url();
+    let mut experts = Vec::new();
+    for (name, region) in [("Nora North", "north"), ("Sam South", "south")] {
+        let r = stack
+            .http
+            .post(format!("{base}/api/experts"))
+            .json(&json!({"name": name, "skills": {"printers": 0.9}, "capacity": 5, "regions": [region]}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.expect("json");
+        experts.push(v["id"].as_str().expect("id").to_owned());
+    }
+    let r = stack
+        .http
+        .post(format!("{base}/api/tickets"))
+        .json(
+            &json!({"title": "Printer jams", "description": "Paper jam on every page",
+                      "region": "South", "priority": "urgent"}),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.expect("json");
+    let id: Uuid = created["id"].as_str().expect("id").parse().expect("uuid");
+
+    let ticket = stack
+        .wait_for_status(id, "assigned", SETTLE)
+        .await
+        .expect("assigned");
+    assert_eq!(ticket["assignee"].as_str(), Some(experts[1].as_str()));
+    let db = stack.env.pool("routing").await;
+    let (priority, region, created_at): (
+        String,
+        Option<String>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) = sqlx::query_as("SELECT priority, region, created_at FROM routes WHERE ticket_id = $1")
+        .bind(id)
+        .fetch_one(&db)
+        .await
+        .expect("the route");
+    assert_eq!(priority, "urgent");
+    assert_eq!(region.as_deref(), Some("south"));
+    let submitted: chrono::DateTime<chrono::Utc> = created["created_at"]
+        .as_str()
+        .expect("created_at")
+        .parse()
+        .expect("time");
+    let created_at = created_at.expect("the SLA clocks' start");
+    assert!(
+        (created_at - submitted).num_milliseconds().abs() < 1000,
+        "{created_at} vs {submitted}"
+    );
+    db.close().await;
+    stack.shutdown().await;
+}
