@@ -67,6 +67,20 @@ pub async fn history(http: &reqwest::Client, base: &str, id: Uuid) -> anyhow::Re
         .await?)
 }
 
+/// The event types of the ticket's history (`GET {base}/api/tickets/{id}/history`) once its
+/// categorization is in it: routing's `ticket.queued` may be applied before it.
+pub async fn categorized_history(http: &reqwest::Client, base: &str, id: Uuid) -> Vec<String> {
+    sysops_testkit::wait_for("the categorization in the history", SETTLE, || async {
+        let types = event_types(&history(http, base, id).await.ok()?);
+        types
+            .iter()
+            .any(|t| t == "ticket.categorized")
+            .then_some(types)
+    })
+    .await
+    .unwrap_or_default()
+}
+
 /// Generous bound for asynchronous processing in tests; the work is usually done in
 /// milliseconds, the bound only keeps a broken build from hanging.
 pub const SETTLE: Duration = Duration::from_secs(60);
@@ -94,21 +108,52 @@ pub async fn wait_for_ticket(
     id: Uuid,
     statuses: &[&str],
 ) -> anyhow::Result<Value> {
-    sysops_testkit::wait_for(
-        &format!("ticket {id} to be {}", statuses.join(" or ")),
-        SETTLE,
-        || async {
-            let t: Value = http
-                .get(format!("{base}/api/tickets/{id}"))
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            statuses.iter().any(|s| t["status"] == *s).then_some(t)
-        },
-    )
+    let what = format!("ticket {id} to be {}", statuses.join(" or "));
+    wait_for_ticket_where(http, base, id, &what, |t| {
+        statuses.iter().any(|s| t["status"] == *s)
+    })
+    .await
+}
+
+/// Waits until the ticket has one of `statuses` and its categorization is applied. Routing's
+/// `ticket.queued` and the categorizer's `ticket.categorized` reach the tickets service on one
+/// queue but may be applied in either order, so `queued` alone does not mean the category is
+/// there yet.
+pub async fn wait_for_categorized_ticket(
+    http: &reqwest::Client,
+    base: &str,
+    id: Uuid,
+    statuses: &[&str],
+) -> anyhow::Result<Value> {
+    let what = format!(
+        "ticket {id} to be categorized and {}",
+        statuses.join(" or ")
+    );
+    wait_for_ticket_where(http, base, id, &what, |t| {
+        t["categorized_at"].is_string() && statuses.iter().any(|s| t["status"] == *s)
+    })
+    .await
+}
+
+/// Waits until `GET {base}/api/tickets/{id}` satisfies `ready`; returns the ticket.
+pub async fn wait_for_ticket_where(
+    http: &reqwest::Client,
+    base: &str,
+    id: Uuid,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    sysops_testkit::wait_for(what, SETTLE, || async {
+        let t: Value = http
+            .get(format!("{base}/api/tickets/{id}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        ready(&t).then_some(t)
+    })
     .await
 }
 

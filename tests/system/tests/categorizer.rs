@@ -6,7 +6,7 @@ use futures::StreamExt;
 use uuid::Uuid;
 
 use sysops_system_tests::{
-    count_status, event_types, history, metric, sample_ticket, wait_for_ticket, SETTLE,
+    categorized_history, count_status, metric, sample_ticket, wait_for_categorized_ticket, SETTLE,
 };
 use sysops_testkit::{stack::submit_ticket, wait_for, ServiceProcess, TestEnv};
 
@@ -66,7 +66,7 @@ async fn three_replicas_categorize_a_thousand_tickets_once_each_even_when_one_is
     .await
     .expect("none lost");
     for id in &ids {
-        let types = event_types(&history(&http, &base, *id).await.expect("history"));
+        let types = categorized_history(&http, &base, *id).await;
         assert_eq!(
             types.iter().filter(|t| *t == "ticket.categorized").count(),
             1,
@@ -118,7 +118,7 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
     let id = submit_ticket(&http, &base, title, description)
         .await
         .expect("accepted");
-    let first = wait_for_ticket(&http, &base, id, &["queued", "needs_review"])
+    let first = wait_for_categorized_ticket(&http, &base, id, &["queued", "needs_review"])
         .await
         .expect("categorized");
     let corrected = if first["category"] == "gaming_consoles" {
@@ -151,7 +151,7 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
         let again = submit_ticket(&http, &base, title, description)
             .await
             .expect("accepted");
-        let t = wait_for_ticket(&http, &base, again, &["queued", "needs_review"])
+        let t = wait_for_categorized_ticket(&http, &base, again, &["queued", "needs_review"])
             .await
             .expect("categorized");
         assert_eq!(t["category"], corrected, "{t}");

@@ -9,7 +9,7 @@ use tokio::process::Command;
 use tokio::sync::Mutex;
 
 use sysops_system_tests::faults::{table, Fault, FaultOptions, Suite};
-use sysops_system_tests::{event_types, history, sample_ticket, SETTLE};
+use sysops_system_tests::{categorized_history, sample_ticket, SETTLE};
 use sysops_testkit::{stack::submit_ticket, wait_for, Stack};
 
 async fn rabbitmqctl(args: &[&str]) {
@@ -81,7 +81,7 @@ async fn serial_a_rabbitmq_restart_during_submissions_loses_no_ticket() {
     .await
     .expect("none lost");
     for id in &ids {
-        let types = event_types(&history(&http, &base, *id).await.expect("history"));
+        let types = categorized_history(&http, &base, *id).await;
         assert_eq!(
             types.iter().filter(|t| *t == "ticket.categorized").count(),
             1,

@@ -6,7 +6,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use sysops_system_tests::{
-    count_status, event_types, history, sample_ticket, wait_for_ticket, SETTLE,
+    count_status, event_types, history, sample_ticket, wait_for_categorized_ticket,
+    wait_for_ticket, SETTLE,
 };
 use sysops_testkit::{stack::submit_ticket, wait_for, ServiceProcess, TestEnv};
 
@@ -175,7 +176,7 @@ async fn a_ticket_accepted_while_the_broker_is_unreachable_is_published_after_a_
         .await
         .expect("tickets again");
     let base = tickets.url();
-    let ticket = wait_for_ticket(&http, &base, id, &["queued"])
+    let ticket = wait_for_categorized_ticket(&http, &base, id, &["queued"])
         .await
         .expect("published and processed");
     assert_eq!(ticket["category"], "computers");

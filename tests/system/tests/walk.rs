@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use sysops_system_tests::{event_types, history, SETTLE};
+use sysops_system_tests::{event_types, history, wait_for_categorized_ticket, SETTLE};
 use sysops_testkit::Stack;
 
 #[tokio::test]
@@ -18,8 +18,7 @@ async fn a_submitted_ticket_is_categorized_queued_and_has_its_history() {
         .await
         .expect("submitted");
 
-    let ticket = stack
-        .wait_for_status(id, "queued", SETTLE)
+    let ticket = wait_for_categorized_ticket(&stack.http, &stack.gateway.url(), id, &["queued"])
         .await
         .expect("queued");
     eprintln!("submit to queued: {:?}", started.elapsed());
