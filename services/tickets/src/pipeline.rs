@@ -67,6 +67,12 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
             // Only a ticket that is (or becomes) queued takes the pool.
             if pipeline_status(current, event.event_type, false) == TicketStatus::Queued {
                 ticket.pool = Some(q.pool);
+                // Routing's word can arrive before the categorizer's (both come on this
+                // queue, handled concurrently): the ticket shows its category meanwhile, and
+                // `ticket.categorized` adds the confidence and method when it comes.
+                if ticket.category.is_none() {
+                    ticket.category = Some(q.category);
+                }
             }
         }
         EventType::TicketAssigned => {

@@ -1,8 +1,13 @@
 //! The tickets API against a real database and broker, in process on port 0.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use sysops_contract::{Envelope, EventType};
 
 use sysops_testkit::TestEnv;
 use sysops_tickets::config::Config;
@@ -291,5 +296,55 @@ async fn the_list_filters_and_pages() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.get("/api/tickets?sort=asc").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    app.stop().await;
+}
+
+/// Routing's `ticket.queued` and the categorizer's `ticket.categorized` come on one queue and
+/// may be applied in either order: a ticket queued first shows its category at once, and the
+/// decision's confidence and method when they come.
+#[tokio::test]
+async fn a_ticket_queued_before_its_categorization_shows_its_category() {
+    let app = App::spawn().await;
+    let created = app.create("Printer jams").await;
+    let id: Uuid = created["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("an id");
+    let bus = app.env.bus();
+    let ticket_when = |what: &'static str, ready: fn(&Value) -> bool| {
+        let app = &app;
+        sysops_testkit::wait_for(what, Duration::from_secs(30), move || async move {
+            let (_, t) = app.get(&format!("/api/tickets/{id}")).await;
+            ready(&t).then_some(t)
+        })
+    };
+
+    let queued = json!({"category": "printers", "pool": "printers"});
+    bus.publish(&Envelope::new(EventType::TicketQueued, Some(id), queued))
+        .await
+        .expect("published");
+    let t = ticket_when("the ticket queued", |t| t["status"] == "queued")
+        .await
+        .expect("queued");
+    assert_eq!(t["category"], "printers", "{t}");
+    assert_eq!(t["pool"], "printers");
+    assert!(t["method"].is_null(), "{t}");
+
+    let categorized = json!({"category": "printers", "confidence": 0.75, "method": "keyword",
+        "candidates": [], "latency_ms": 1.0, "needs_review": false});
+    bus.publish(&Envelope::new(
+        EventType::TicketCategorized,
+        Some(id),
+        categorized,
+    ))
+    .await
+    .expect("published");
+    let t = ticket_when("the categorization applied", |t| t["method"] == "keyword")
+        .await
+        .expect("categorized");
+    assert_eq!(t["status"], "queued", "a later event does not move it back");
+    assert_eq!(t["confidence"].as_f64(), Some(0.75));
+    assert_eq!(t["pool"], "printers");
+    bus.close().await;
     app.stop().await;
 }
