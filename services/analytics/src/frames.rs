@@ -6,13 +6,14 @@
 //! the latest frames without waiting for ingest, and ingest never waits for a query.
 
 use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::Model;
+use crate::model::{Model, TicketRow};
 
 /// How stale the frames may be while events flow, at least. With many tickets a rebuild takes
 /// longer; the wait after one is then four times its duration, so rebuilding never takes more
@@ -65,19 +66,27 @@ fn seconds_between(from: Option<i64>, to: Option<i64>) -> Option<f64> {
 /// seconds: t_categorize (created to categorized), t_assign (created to first assigned),
 /// t_accept (assigned to accepted), t_resolve (created to resolved).
 pub fn tickets_frame(model: &Model) -> PolarsResult<DataFrame> {
+    rows_frame(model.tickets())
+}
+
+/// The tickets frame of these rows only.
+fn rows_frame<'a>(rows: impl IntoIterator<Item = &'a TicketRow>) -> PolarsResult<DataFrame> {
     // One pass over the rows, filling every column at once: rows are wide, and a pass per
     // column would read them all forty times.
     macro_rules! columns {
         ($rows:expr, |$t:ident| { $($name:ident: $ty:ty = $value:expr,)* }) => {{
-            let rows = $rows;
-            $(let mut $name: Vec<$ty> = Vec::with_capacity(rows.len());)*
+            let rows = $rows.into_iter();
+            let capacity = rows.size_hint().0;
+            $(let mut $name: Vec<$ty> = Vec::with_capacity(capacity);)*
+            let mut height = 0;
             for $t in rows {
+                height += 1;
                 $($name.push($value);)*
             }
-            DataFrame::new(rows.len(), vec![$(Column::new(stringify!($name).into(), $name)),*])
+            DataFrame::new(height, vec![$(Column::new(stringify!($name).into(), $name)),*])
         }};
     }
-    columns!(model.tickets(), |t| {
+    columns!(rows, |t| {
         ticket_id: String = t.id.to_string(),
         title: Option<&str> = t.title.as_deref(),
         customer: Option<&str> = t.customer.as_deref(),
@@ -197,14 +206,55 @@ pub fn dead_letters_frame(model: &Model) -> PolarsResult<DataFrame> {
 
 /// The model, shared with the ingest path, and the latest frames built from it.
 #[derive(Debug)]
+/// What changed in the tickets frame.
+enum TicketsUpdate {
+    /// A new frame of every ticket.
+    All(DataFrame),
+    /// These tickets' rows, replacing their old rows (by ticket id) or added.
+    Rows {
+        ids: HashSet<String>,
+        rows: DataFrame,
+    },
+}
+
+impl TicketsUpdate {
+    /// The tickets frame after the update of `old`.
+    fn apply(self, old: &DataFrame) -> PolarsResult<DataFrame> {
+        let (ids, rows) = match self {
+            TicketsUpdate::All(frame) => return Ok(frame),
+            TicketsUpdate::Rows { ids, rows } => (ids, rows),
+        };
+        if old.height() == 0 {
+            return Ok(rows);
+        }
+        let keep: BooleanChunked = old
+            .column("ticket_id")?
+            .str()?
+            .iter()
+            .map(|id| Some(id.is_none_or(|id| !ids.contains(id))))
+            .collect();
+        let mut frame = old.filter(&keep)?;
+        frame.vstack_mut(&rows)?;
+        // Each update adds a chunk; queries slow down over many small ones.
+        if frame.first_col_n_chunks() > MAX_CHUNKS {
+            frame.rechunk_mut_par();
+        }
+        Ok(frame)
+    }
+}
+
+/// Chunks the tickets frame may have before it is copied into one.
+const MAX_CHUNKS: usize = 16;
+
 pub struct Live {
     pub model: Mutex<Model>,
     frames: RwLock<Arc<Frames>>,
 }
 
 impl Live {
-    pub fn new(model: Model) -> PolarsResult<Arc<Self>> {
+    pub fn new(mut model: Model) -> PolarsResult<Arc<Self>> {
         let frames = Frames::build(&model)?;
+        model.take_changed();
         Ok(Arc::new(Live {
             model: Mutex::new(model),
             frames: RwLock::new(Arc::new(frames)),
@@ -219,21 +269,44 @@ impl Live {
             .clone()
     }
 
-    /// Rebuilds the frames if the model changed since they were built; blocking. Returns how
-    /// long the rebuild took, if there was one.
+    /// Brings the frames up to date if the model changed since they were built; blocking.
+    /// Only the tickets changed since the last refresh are built again, unless they are a
+    /// quarter of all. Returns how long it took, if there was anything to do.
     pub fn refresh(&self) -> PolarsResult<Option<Duration>> {
-        let current = self.frames().version;
+        let previous = self.frames();
         let started = Instant::now();
-        let frames = {
-            let model = self
+        let (mut frames, tickets) = {
+            let mut model = self
                 .model
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if model.version() == current {
+            if model.version() == previous.version {
                 return Ok(None);
             }
-            Frames::build(&model)?
+            let changed = model.take_changed();
+            let all = model.tickets();
+            let tickets = if changed.len() * 4 > all.len() {
+                TicketsUpdate::All(rows_frame(all)?)
+            } else {
+                TicketsUpdate::Rows {
+                    ids: changed.iter().map(|&i| all[i].id.to_string()).collect(),
+                    rows: rows_frame(changed.iter().map(|&i| &all[i]))?,
+                }
+            };
+            let frames = Frames {
+                tickets: DataFrame::empty(),
+                experts: experts_frame(&model)?,
+                dead_letters: dead_letters_frame(&model)?,
+                events_by_type: model
+                    .events_by_type()
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), *v))
+                    .collect(),
+                version: model.version(),
+            };
+            (frames, tickets)
         };
+        frames.tickets = tickets.apply(&previous.tickets)?;
         let took = started.elapsed();
         metrics::histogram!("analytics_frame_build_seconds").record(took.as_secs_f64());
         metrics::gauge!("analytics_tickets").set(frames.tickets.height() as f64);
@@ -260,5 +333,79 @@ impl Live {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+    use sysops_contract::EventType;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::model::Event;
+
+    fn apply(live: &Live, event_type: EventType, id: Uuid, ms: i64, data: Value) {
+        live.model.lock().expect("model").apply(&Event {
+            event_type,
+            ticket_id: Some(id),
+            occurred_ms: ms,
+            data: &data,
+        });
+    }
+
+    fn by_id(frame: &DataFrame) -> DataFrame {
+        frame
+            .sort(["ticket_id"], SortMultipleOptions::default())
+            .expect("sorted")
+    }
+
+    #[test]
+    fn a_refresh_rebuilds_the_changed_tickets_and_agrees_with_a_full_build() {
+        let ids: Vec<Uuid> = (0..40).map(|_| Uuid::new_v4()).collect();
+        let live = Live::new(Model::default()).expect("frames");
+        let created = || json!({"title": "t", "customer": "c", "priority": "high"});
+        for (i, id) in ids.iter().enumerate() {
+            apply(&live, EventType::TicketCreated, *id, i as i64, created());
+        }
+        // Every ticket is new: the whole frame is built.
+        assert!(live.refresh().expect("refresh").is_some());
+        assert_eq!(live.frames().tickets.height(), 40);
+
+        // A few changed and a few new: only their rows are built again.
+        let categorized = json!({"category": "printers", "confidence": 0.9, "method": "embedding", "needs_review": false});
+        apply(
+            &live,
+            EventType::TicketCategorized,
+            ids[0],
+            100,
+            categorized.clone(),
+        );
+        apply(
+            &live,
+            EventType::TicketCategorized,
+            ids[5],
+            101,
+            categorized,
+        );
+        apply(
+            &live,
+            EventType::TicketAssigned,
+            ids[7],
+            102,
+            json!({"pool": "printers", "expert_id": Uuid::new_v4(), "expert_name": "Ada"}),
+        );
+        let new = [Uuid::new_v4(), Uuid::new_v4()];
+        for id in new {
+            apply(&live, EventType::TicketCreated, id, 103, created());
+        }
+        assert!(live.refresh().expect("refresh").is_some());
+        let frames = live.frames();
+        let full = tickets_frame(&live.model.lock().expect("model")).expect("frame");
+        assert_eq!(frames.tickets.height(), 42);
+        assert!(by_id(&frames.tickets).equals_missing(&by_id(&full)));
+
+        // Nothing changed since: nothing to do.
+        assert!(live.refresh().expect("refresh").is_none());
     }
 }

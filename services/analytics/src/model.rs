@@ -166,6 +166,8 @@ pub struct Model {
     events_by_type: BTreeMap<&'static str, u64>,
     /// Bumped by every change, so readers know when their copy is stale.
     version: u64,
+    /// Positions in `tickets` of the rows changed since [`Model::take_changed`] was last called.
+    changed: HashSet<usize>,
     /// Category -> pool, for tickets routing has not placed yet.
     pools: HashMap<String, String>,
 }
@@ -280,12 +282,22 @@ impl Model {
         self.events_by_type.values().sum()
     }
 
+    /// Positions in [`Model::tickets`] of the rows changed (or added) since the last call, in
+    /// order; forgets them.
+    pub fn take_changed(&mut self) -> Vec<usize> {
+        let mut positions: Vec<usize> = self.changed.drain().collect();
+        positions.sort_unstable();
+        positions
+    }
+
+    /// The ticket's row, created if new; marked as changed.
     fn row(&mut self, id: Uuid) -> &mut TicketRow {
         let next = self.tickets.len();
         let i = *self.index.entry(id).or_insert(next);
         if i == next {
             self.tickets.push(TicketRow::new(id));
         }
+        self.changed.insert(i);
         &mut self.tickets[i]
     }
 
