@@ -244,7 +244,7 @@ impl TicketsUpdate {
 }
 
 /// Chunks the tickets frame may have before it is copied into one.
-const MAX_CHUNKS: usize = 16;
+const MAX_CHUNKS: usize = 4;
 
 pub struct Live {
     pub model: Mutex<Model>,
