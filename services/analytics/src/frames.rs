@@ -1,12 +1,12 @@
 //! The model as polars frames, which the dashboard queries run on.
 //!
 //! Rows change as tickets move along (a ticket's status, assignee and times), which columnar
-//! frames are not made for, so the model keeps rows and the frames are rebuilt from them in
-//! one pass whenever the model has changed, at most every [`REFRESH_INTERVAL`]. Queries read
-//! the latest frames without waiting for ingest, and ingest never waits for a query.
+//! frames are not made for, so the model keeps rows, and whenever it has changed (at most every
+//! [`REFRESH_INTERVAL`]) the rows of the tickets that changed are built again and replace
+//! their old rows in the frame. Queries read the latest frames without waiting for ingest, and
+//! ingest never waits for a query.
 
-use std::collections::BTreeMap;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
