@@ -36,8 +36,14 @@ pub struct Frames {
 
 impl Frames {
     pub fn build(model: &Model) -> PolarsResult<Self> {
+        Self::with_tickets(model, tickets_frame(model)?)
+    }
+
+    /// The frames of `model`, with `tickets` as its tickets frame (the rest is small and built
+    /// whole).
+    fn with_tickets(model: &Model, tickets: DataFrame) -> PolarsResult<Self> {
         Ok(Frames {
-            tickets: tickets_frame(model)?,
+            tickets,
             experts: experts_frame(model)?,
             dead_letters: dead_letters_frame(model)?,
             events_by_type: model
@@ -275,7 +281,7 @@ impl Live {
     pub fn refresh(&self) -> PolarsResult<Option<Duration>> {
         let previous = self.frames();
         let started = Instant::now();
-        let (mut frames, tickets) = {
+        let frames = {
             let mut model = self
                 .model
                 .lock()
@@ -285,7 +291,7 @@ impl Live {
             }
             let changed = model.take_changed();
             let all = model.tickets();
-            let tickets = if changed.len() * 4 > all.len() {
+            let update = if changed.len() * 4 > all.len() {
                 TicketsUpdate::All(rows_frame(all)?)
             } else {
                 TicketsUpdate::Rows {
@@ -293,20 +299,8 @@ impl Live {
                     rows: rows_frame(changed.iter().map(|&i| &all[i]))?,
                 }
             };
-            let frames = Frames {
-                tickets: DataFrame::empty(),
-                experts: experts_frame(&model)?,
-                dead_letters: dead_letters_frame(&model)?,
-                events_by_type: model
-                    .events_by_type()
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), *v))
-                    .collect(),
-                version: model.version(),
-            };
-            (frames, tickets)
+            Frames::with_tickets(&model, update.apply(&previous.tickets)?)?
         };
-        frames.tickets = tickets.apply(&previous.tickets)?;
         let took = started.elapsed();
         metrics::histogram!("analytics_frame_build_seconds").record(took.as_secs_f64());
         metrics::gauge!("analytics_tickets").set(frames.tickets.height() as f64);

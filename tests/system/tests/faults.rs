@@ -9,7 +9,7 @@ use tokio::process::Command;
 use tokio::sync::Mutex;
 
 use sysops_system_tests::faults::{table, Fault, FaultOptions, Suite};
-use sysops_system_tests::{categorized_history, sample_ticket, SETTLE};
+use sysops_system_tests::{categorized_history, count_status, sample_ticket, SETTLE};
 use sysops_testkit::{stack::submit_ticket, wait_for, Stack};
 
 async fn rabbitmqctl(args: &[&str]) {
@@ -68,15 +68,7 @@ async fn serial_a_rabbitmq_restart_during_submissions_loses_no_ticket() {
     let http = stack.http.clone();
     let total = ids.len() as i64;
     wait_for("every accepted ticket queued", SETTLE * 2, || async {
-        let r: serde_json::Value = http
-            .get(format!("{base}/api/tickets?status=queued&limit=1"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        (r["total"].as_i64() == Some(total)).then_some(())
+        (count_status(&http, &base, "queued").await == total).then_some(())
     })
     .await
     .expect("none lost");

@@ -9,9 +9,8 @@
 //! the last ticket whose placement it delayed (slower than max(1 s, 3 x the p99 before the
 //! fault)), whichever is later.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,100 +18,20 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 use tokio::process::Command;
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use sysops_bus::WorkQueue;
 use sysops_testkit::llm::{Behaviour, StandIn};
 use sysops_testkit::{ServiceProcess, Stack};
 
-use crate::load::play_expert;
-use crate::sample_ticket;
+mod outcome;
+mod scenario;
+mod traffic;
 
-/// A process of the system that a scenario kills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
-    Gateway,
-    Tickets,
-    Categorizer,
-    Routing,
-    Analytics,
-}
+pub use scenario::{Fault, LlmFault, Service};
 
-/// What a scenario does to the system while the load runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Nothing: the reference row.
-    None,
-    /// SIGKILL, down for the downtime, started again on the same address.
-    Kill(Service),
-    /// The RabbitMQ node stopped and, after the downtime, started again.
-    RestartRabbitMq,
-    /// PostgreSQL stopped (fast shutdown: connections cut) and started again.
-    RestartPostgres,
-    /// The LLM behaves this way for half the load (the categorizer then uses the LLM).
-    Llm(LlmFault),
-    /// Malformed messages on every work queue's routing keys, malformed requests at the gateway.
-    MalformedFlood,
-    /// A second categorizer replica started, and stopped (SIGTERM) a few seconds later.
-    ScaleCategorizer,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LlmFault {
-    /// Answers after 3 s, beyond the categorizer's 1 s timeout.
-    Slow,
-    /// 500 Internal Server Error to every request.
-    ServerError,
-    /// 429 Too Many Requests to every request.
-    RateLimited,
-    /// 200 with a body that is not valid JSON.
-    Garbage,
-}
-
-impl Fault {
-    /// Every scenario, in the order the suite runs them.
-    pub const ALL: [Fault; 14] = [
-        Fault::None,
-        Fault::Kill(Service::Gateway),
-        Fault::Kill(Service::Tickets),
-        Fault::Kill(Service::Categorizer),
-        Fault::Kill(Service::Routing),
-        Fault::Kill(Service::Analytics),
-        Fault::ScaleCategorizer,
-        Fault::MalformedFlood,
-        Fault::Llm(LlmFault::Slow),
-        Fault::Llm(LlmFault::ServerError),
-        Fault::Llm(LlmFault::RateLimited),
-        Fault::Llm(LlmFault::Garbage),
-        Fault::RestartRabbitMq,
-        Fault::RestartPostgres,
-    ];
-
-    /// The scenario's name on the command line and in the table.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fault::None => "none",
-            Fault::Kill(Service::Gateway) => "kill-gateway",
-            Fault::Kill(Service::Tickets) => "kill-tickets",
-            Fault::Kill(Service::Categorizer) => "kill-categorizer",
-            Fault::Kill(Service::Routing) => "kill-routing",
-            Fault::Kill(Service::Analytics) => "kill-analytics",
-            Fault::RestartRabbitMq => "restart-rabbitmq",
-            Fault::RestartPostgres => "restart-postgres",
-            Fault::Llm(LlmFault::Slow) => "llm-slow",
-            Fault::Llm(LlmFault::ServerError) => "llm-500",
-            Fault::Llm(LlmFault::RateLimited) => "llm-429",
-            Fault::Llm(LlmFault::Garbage) => "llm-garbage",
-            Fault::MalformedFlood => "malformed-flood",
-            Fault::ScaleCategorizer => "scale-categorizer",
-        }
-    }
-
-    pub fn by_name(name: &str) -> Option<Fault> {
-        Fault::ALL.into_iter().find(|f| f.name() == name)
-    }
-}
+use outcome::{assigned_twice, read_fates, recovery, Fate};
+use traffic::{simulated_experts, submit};
 
 /// How hard and how long.
 #[derive(Debug, Clone)]
@@ -467,199 +386,6 @@ async fn deps_up() -> anyhow::Result<()> {
     run("bash", &[&script, "up"]).await.map(|_| ())
 }
 
-/// What submitting gave.
-#[derive(Debug, Default)]
-struct Sent {
-    accepted: Vec<(Uuid, DateTime<Utc>)>,
-    refused: Vec<DateTime<Utc>>,
-}
-
-/// Submits tickets at `rate` per second for `load`, at most 32 in flight.
-async fn submit(http: reqwest::Client, gateway: String, rate: f64, load: Duration) -> Sent {
-    let sent = Arc::new(Mutex::new(Sent::default()));
-    let slots = Arc::new(Semaphore::new(32));
-    let start = tokio::time::Instant::now();
-    let mut requests = Vec::new();
-    for i in 0usize.. {
-        let due = start + Duration::from_secs_f64(i as f64 / rate);
-        if due.duration_since(start) >= load {
-            break;
-        }
-        tokio::time::sleep_until(due).await;
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        let (http, url, sent) = (http.clone(), format!("{gateway}/api/tickets"), sent.clone());
-        requests.push(tokio::spawn(async move {
-            let (title, description) = sample_ticket(i);
-            let at = Utc::now();
-            let answer = http
-                .post(url)
-                .timeout(Duration::from_secs(10))
-                .json(&json!({"title": title, "description": description}))
-                .send()
-                .await;
-            let id = match answer {
-                Ok(r) if r.status() == reqwest::StatusCode::CREATED => r
-                    .json::<serde_json::Value>()
-                    .await
-                    .ok()
-                    .and_then(|b| b["id"].as_str()?.parse::<Uuid>().ok()),
-                _ => None,
-            };
-            let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
-            match id {
-                Some(id) => sent.accepted.push((id, at)),
-                None => sent.refused.push(at),
-            }
-            drop(permit);
-        }));
-    }
-    for r in requests {
-        let _ = r.await;
-    }
-    let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
-    std::mem::take(&mut *sent)
-}
-
-/// What became of one accepted ticket.
-#[derive(Debug, Clone)]
-struct Fate {
-    id: Uuid,
-    stored: bool,
-    placed_at: Option<DateTime<Utc>>,
-}
-
-impl Fate {
-    fn unknown(id: Uuid) -> Self {
-        Fate {
-            id,
-            stored: false,
-            placed_at: None,
-        }
-    }
-
-    fn settled(&self) -> bool {
-        self.stored && self.placed_at.is_some()
-    }
-}
-
-/// Reads each ticket's fate: stored by the tickets service, and when routing first placed it.
-/// `None` when the database does not answer.
-async fn read_fates(db: &PgPool, ids: &[Uuid]) -> Option<Vec<Fate>> {
-    let rows: Vec<(Uuid, bool, Option<DateTime<Utc>>)> = sqlx::query_as(
-        "SELECT i.id, t.id IS NOT NULL, \
-                CASE WHEN r.status IS NULL OR r.status = 'new' THEN NULL \
-                     ELSE coalesce((SELECT min(d.decided_at) FROM routing.decisions d \
-                                    WHERE d.ticket_id = i.id), r.updated_at) END \
-         FROM unnest($1::uuid[]) AS i (id) \
-         LEFT JOIN tickets.tickets t ON t.id = i.id \
-         LEFT JOIN routing.routes r ON r.ticket_id = i.id",
-    )
-    .bind(ids)
-    .fetch_all(db)
-    .await
-    .ok()?;
-    let fates = rows
-        .into_iter()
-        .map(|(id, stored, placed_at)| Fate {
-            id,
-            stored,
-            placed_at,
-        })
-        .collect();
-    Some(fates)
-}
-
-/// Tickets with two assignments open at the same time, or with more `ticket.assigned` events
-/// in their history than routing made assignments.
-async fn assigned_twice(db: &PgPool, ids: &[Uuid]) -> anyhow::Result<usize> {
-    let overlapping: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT DISTINCT a.ticket_id FROM routing.assignments a \
-         JOIN routing.assignments b ON b.ticket_id = a.ticket_id AND b.id > a.id \
-              AND b.assigned_at < coalesce(a.ended_at, 'infinity') \
-         WHERE a.ticket_id = ANY($1)",
-    )
-    .bind(ids)
-    .fetch_all(db)
-    .await?;
-    let duplicated: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT e.ticket_id FROM tickets.ticket_events e \
-         WHERE e.ticket_id = ANY($1) AND e.event_type = 'ticket.assigned' \
-         GROUP BY e.ticket_id \
-         HAVING count(*) > (SELECT count(*) FROM routing.assignments a WHERE a.ticket_id = e.ticket_id)",
-    )
-    .bind(ids)
-    .fetch_all(db)
-    .await?;
-    let all: HashSet<Uuid> = overlapping.into_iter().chain(duplicated).collect();
-    Ok(all.len())
-}
-
-/// Seconds from the fault until the last refused submission after it or the last placement
-/// it delayed. `latencies`: (sent, seconds to placement, placed) of each placed ticket.
-fn recovery(
-    fault_at: DateTime<Utc>,
-    latencies: &[(DateTime<Utc>, f64, DateTime<Utc>)],
-    refused: &[DateTime<Utc>],
-) -> f64 {
-    let mut before: Vec<f64> = latencies
-        .iter()
-        .filter(|(sent, _, _)| *sent < fault_at)
-        .map(|l| l.1)
-        .collect();
-    before.sort_by(f64::total_cmp);
-    let normal = before
-        .get(((before.len() as f64 - 1.0) * 0.99).round().max(0.0) as usize)
-        .copied()
-        .unwrap_or(0.0);
-    let slow = (3.0 * normal).max(1.0);
-    latencies
-        .iter()
-        .filter(|l| l.1 > slow)
-        .map(|l| l.2)
-        .chain(refused.iter().copied().filter(|at| *at >= fault_at))
-        .map(|at| (at - fault_at).num_milliseconds() as f64 / 1000.0)
-        .fold(0.0, f64::max)
-}
-
-/// Plays the experts: accepts every open assignment and resolves it after `work`, as the
-/// experts of the demo roster would, so their capacity frees and assignment goes on.
-async fn simulated_experts(db: PgPool, gateway: String, work: Duration) {
-    let http = reqwest::Client::new();
-    let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let Ok(open) = sqlx::query_as::<_, (i64, Uuid)>(
-            "SELECT id, ticket_id FROM routing.assignments WHERE status = 'assigned'",
-        )
-        .fetch_all(&db)
-        .await
-        else {
-            continue;
-        };
-        for (assignment, ticket) in open {
-            if !busy
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(assignment)
-            {
-                continue;
-            }
-            let (http, gateway, busy) = (http.clone(), gateway.clone(), busy.clone());
-            tokio::spawn(async move {
-                let done = play_expert(&http, &gateway, ticket, work).await;
-                if !done {
-                    // Tried again at the next look, if the assignment is still open.
-                    busy.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&assignment);
-                }
-            });
-        }
-    }
-}
-
 /// The rows as the table the command prints.
 pub fn table(rows: &[Row]) -> String {
     let mut s = format!(
@@ -691,39 +417,4 @@ pub fn table(rows: &[Row]) -> String {
         ));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recovery_runs_to_the_last_slow_placement_or_refusal() {
-        let t0 = Utc::now();
-        let at = |s: f64| t0 + chrono::Duration::milliseconds((s * 1000.0) as i64);
-        let fault = at(5.0);
-        // Before the fault placements take 0.1 s; one sent at 6 s waits until 12 s.
-        let latencies = vec![
-            (at(1.0), 0.1, at(1.1)),
-            (at(2.0), 0.1, at(2.1)),
-            (at(6.0), 6.0, at(12.0)),
-            (at(7.0), 0.2, at(7.2)),
-        ];
-        assert!((recovery(fault, &latencies, &[]) - 7.0).abs() < 1e-6);
-        // A refusal at 14 s is later still; one before the fault does not count.
-        assert!((recovery(fault, &latencies, &[at(14.0), at(4.0)]) - 9.0).abs() < 1e-6);
-        // Nothing slow, nothing refused: no time to recover.
-        assert_eq!(recovery(fault, &latencies[..2], &[]), 0.0);
-    }
-
-    #[test]
-    fn every_scenario_has_a_unique_name() {
-        let names: HashSet<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
-        assert_eq!(names.len(), Fault::ALL.len());
-        assert_eq!(
-            Fault::by_name("kill-routing"),
-            Some(Fault::Kill(Service::Routing))
-        );
-        assert_eq!(Fault::by_name("nope"), None);
-    }
 }
