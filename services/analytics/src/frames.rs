@@ -210,48 +210,36 @@ pub fn dead_letters_frame(model: &Model) -> PolarsResult<DataFrame> {
     )
 }
 
-/// The model, shared with the ingest path, and the latest frames built from it.
-#[derive(Debug)]
-/// What changed in the tickets frame.
-enum TicketsUpdate {
-    /// A new frame of every ticket.
-    All(DataFrame),
-    /// These tickets' rows, replacing their old rows (by ticket id) or added.
-    Rows {
-        ids: HashSet<String>,
-        rows: DataFrame,
-    },
-}
-
-impl TicketsUpdate {
-    /// The tickets frame after the update of `old`.
-    fn apply(self, old: &DataFrame) -> PolarsResult<DataFrame> {
-        let (ids, rows) = match self {
-            TicketsUpdate::All(frame) => return Ok(frame),
-            TicketsUpdate::Rows { ids, rows } => (ids, rows),
-        };
-        if old.height() == 0 {
-            return Ok(rows);
-        }
-        let keep: BooleanChunked = old
-            .column("ticket_id")?
-            .str()?
-            .iter()
-            .map(|id| Some(id.is_none_or(|id| !ids.contains(id))))
-            .collect();
-        let mut frame = old.filter(&keep)?;
-        frame.vstack_mut(&rows)?;
-        // Each update adds a chunk; queries slow down over many small ones.
-        if frame.first_col_n_chunks() > MAX_CHUNKS {
-            frame.rechunk_mut_par();
-        }
-        Ok(frame)
+/// `old` with the rows of the tickets in `ids` replaced by `rows` (which may also hold tickets
+/// `old` has not seen yet).
+fn replace_rows(
+    old: &DataFrame,
+    ids: &HashSet<String>,
+    rows: DataFrame,
+) -> PolarsResult<DataFrame> {
+    if old.height() == 0 {
+        return Ok(rows);
     }
+    let keep: BooleanChunked = old
+        .column("ticket_id")?
+        .str()?
+        .iter()
+        .map(|id| Some(id.is_none_or(|id| !ids.contains(id))))
+        .collect();
+    let mut frame = old.filter(&keep)?;
+    frame.vstack_mut(&rows)?;
+    // Each update adds a chunk; queries slow down over many small ones.
+    if frame.first_col_n_chunks() > MAX_CHUNKS {
+        frame.rechunk_mut_par();
+    }
+    Ok(frame)
 }
 
 /// Chunks the tickets frame may have before it is copied into one.
 const MAX_CHUNKS: usize = 4;
 
+/// The model, shared with the ingest path, and the latest frames built from it.
+#[derive(Debug)]
 pub struct Live {
     pub model: Mutex<Model>,
     frames: RwLock<Arc<Frames>>,
@@ -291,15 +279,14 @@ impl Live {
             }
             let changed = model.take_changed();
             let all = model.tickets();
-            let update = if changed.len() * 4 > all.len() {
-                TicketsUpdate::All(rows_frame(all)?)
+            let tickets = if changed.len() * 4 > all.len() {
+                rows_frame(all)?
             } else {
-                TicketsUpdate::Rows {
-                    ids: changed.iter().map(|&i| all[i].id.to_string()).collect(),
-                    rows: rows_frame(changed.iter().map(|&i| &all[i]))?,
-                }
+                let ids = changed.iter().map(|&i| all[i].id.to_string()).collect();
+                let rows = rows_frame(changed.iter().map(|&i| &all[i]))?;
+                replace_rows(&previous.tickets, &ids, rows)?
             };
-            Frames::with_tickets(&model, update.apply(&previous.tickets)?)?
+            Frames::with_tickets(&model, tickets)?
         };
         let took = started.elapsed();
         metrics::histogram!("analytics_frame_build_seconds").record(took.as_secs_f64());
