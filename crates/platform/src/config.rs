@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use sysops_bus::BusConfig;
 
+use crate::auth::AuthConfig;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum LogFormat {
@@ -15,9 +17,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Database, broker and logging settings shared by the backend services.
+/// Where PostgreSQL is and how many connections to open; the gateway has these too.
 #[derive(Clone, clap::Args)]
-pub struct CommonConfig {
+pub struct DatabaseConfig {
     /// PostgreSQL connection URL.
     #[arg(
         long,
@@ -28,6 +30,45 @@ pub struct CommonConfig {
     /// Most connections this process opens to PostgreSQL.
     #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub db_max_connections: u32,
+}
+
+impl DatabaseConfig {
+    /// Settings for tests: the given database, a small pool.
+    pub fn for_tests(database_url: &str) -> Self {
+        DatabaseConfig {
+            database_url: database_url.into(),
+            db_max_connections: 5,
+        }
+    }
+
+    /// Prepares `schema` (see [`crate::db::connect_and_migrate`]) and returns its pool.
+    pub async fn connect(
+        &self,
+        schema: &'static str,
+        migrator: sqlx::migrate::Migrator,
+    ) -> Result<sqlx::PgPool, crate::db::DbError> {
+        let settings = crate::db::PoolSettings {
+            max_connections: self.db_max_connections,
+            ..Default::default()
+        };
+        crate::db::connect_and_migrate(&self.database_url, schema, settings, migrator).await
+    }
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("database_url", &redact(&self.database_url))
+            .field("db_max_connections", &self.db_max_connections)
+            .finish()
+    }
+}
+
+/// Database, broker and logging settings shared by the backend services.
+#[derive(Clone, clap::Args)]
+pub struct CommonConfig {
+    #[command(flatten)]
+    pub db: DatabaseConfig,
     /// RabbitMQ AMQP URL.
     #[arg(
         long,
@@ -53,6 +94,8 @@ pub struct CommonConfig {
     /// Seconds to wait for in-flight work at shutdown.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
+    #[command(flatten)]
+    pub auth: AuthConfig,
 }
 
 impl CommonConfig {
@@ -72,8 +115,7 @@ impl CommonConfig {
     /// Settings for tests: local servers, the given database and exchange.
     pub fn for_tests(database_url: &str, exchange: &str) -> Self {
         CommonConfig {
-            database_url: database_url.into(),
-            db_max_connections: 5,
+            db: DatabaseConfig::for_tests(database_url),
             amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             amqp_exchange: exchange.into(),
             amqp_queue_prefix: format!("{exchange}."),
@@ -81,6 +123,7 @@ impl CommonConfig {
             log_format: LogFormat::Text,
             log_filter: "info".into(),
             shutdown_grace_secs: 5,
+            auth: AuthConfig::for_tests(),
         }
     }
 }
@@ -88,8 +131,7 @@ impl CommonConfig {
 impl std::fmt::Debug for CommonConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommonConfig")
-            .field("database_url", &redact(&self.database_url))
-            .field("db_max_connections", &self.db_max_connections)
+            .field("db", &self.db)
             .field("amqp_url", &redact(&self.amqp_url))
             .field("amqp_exchange", &self.amqp_exchange)
             .field("amqp_queue_prefix", &self.amqp_queue_prefix)

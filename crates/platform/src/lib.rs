@@ -1,7 +1,8 @@
 //! Glue every service shares: configuration of the common parts, telemetry, the PostgreSQL
-//! pool with per-schema migrations, the transactional outbox and inbox, the HTTP error format,
+//! pool with per-schema migrations, the transactional outbox and inbox, the HTTP error format, the checking of access tokens,
 //! the operational endpoints (`/health`, `/ready`, `/metrics`) and graceful shutdown.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod http;

@@ -11,7 +11,6 @@ use tokio_util::task::TaskTracker;
 
 use sysops_bus::Bus;
 
-use crate::db::{connect_and_migrate, PoolSettings};
 use crate::CommonConfig;
 
 /// Prepares the service's schema (migrations included) and its bus. The broker may be down at
@@ -22,11 +21,9 @@ pub async fn connect(
     schema: &'static str,
     migrator: Migrator,
 ) -> anyhow::Result<(PgPool, Arc<Bus>)> {
-    let settings = PoolSettings {
-        max_connections: common.db_max_connections,
-        ..Default::default()
-    };
-    let pool = connect_and_migrate(&common.database_url, schema, settings, migrator)
+    let pool = common
+        .db
+        .connect(schema, migrator)
         .await
         .context("preparing the database")?;
     let bus = Bus::new(common.bus(service));

@@ -1,14 +1,17 @@
 //! Configuration of the gateway, from flags or the environment.
 //!
-//! The gateway has no database and no broker, so it does not flatten
-//! [`sysops_platform::CommonConfig`]; it declares its logging settings the same way.
+//! The gateway has a database (its `identity` schema: users and sessions) but no broker, so it
+//! does not flatten [`sysops_platform::CommonConfig`]; it declares the same settings the same
+//! way.
 
 use std::time::Duration;
 
+use sysops_platform::auth::AuthConfig;
+use sysops_platform::config::{DatabaseConfig, Secret};
 use sysops_platform::LogFormat;
 
 /// Settings of the gateway.
-#[derive(Debug, Clone, clap::Parser)]
+#[derive(Clone, clap::Parser)]
 #[command(
     name = "gateway",
     about = "The public edge of Sysops Squad triage: proxies /api to the services"
@@ -35,6 +38,23 @@ pub struct Config {
     /// Largest request body forwarded, in bytes; larger ones are answered 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
+    /// PostgreSQL, for the `identity` schema: accounts and sessions.
+    #[command(flatten)]
+    pub db: DatabaseConfig,
+    #[command(flatten)]
+    pub auth: AuthConfig,
+    /// Seconds an access token is valid.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// Seconds a sign-in session (its refresh token) lasts without being renewed.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+    /// E-mail of the administrator created at first start, when no admin exists yet.
+    #[arg(long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    /// Password of that administrator (at least 10 characters).
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<Secret>,
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -43,13 +63,37 @@ pub struct Config {
     pub log_filter: String,
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("http_addr", &self.http_addr)
+            .field("tickets_url", &self.tickets_url)
+            .field("categorizer_url", &self.categorizer_url)
+            .field("routing_url", &self.routing_url)
+            .field("analytics_url", &self.analytics_url)
+            .field("db", &self.db)
+            .field("admin_email", &self.admin_email)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Config {
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl_secs)
+    }
+
+    pub fn refresh_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.refresh_token_ttl_secs)
+    }
+
     pub fn upstream_timeout(&self) -> Duration {
         Duration::from_secs(self.upstream_timeout_secs)
     }
 
-    /// Settings for tests: port 0 and the given upstreams.
+    /// Settings for tests: port 0, the given database and upstreams.
     pub fn for_tests(
+        database_url: &str,
         tickets_url: &str,
         categorizer_url: &str,
         routing_url: &str,
@@ -63,6 +107,12 @@ impl Config {
             analytics_url: analytics_url.into(),
             upstream_timeout_secs: 5,
             max_body_bytes: 64 * 1024,
+            db: DatabaseConfig::for_tests(database_url),
+            auth: AuthConfig::for_tests(),
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 3600,
+            admin_email: None,
+            admin_password: None,
             log_format: LogFormat::Text,
             log_filter: "info".into(),
         }

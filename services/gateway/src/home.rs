@@ -19,13 +19,15 @@ const PAGE: &str = r#"<!doctype html>
 <p>Penultimate Electronics' support ticket system. Customers submit tickets; each one is stored
 durably, categorized, and routed to the best available Sysops Squad expert of the matching
 skill pool.</p>
-<p>Everything is reached through this gateway under <code>/api</code>.</p>
+<p>Everything is reached through this gateway under <code>/api</code>. Sign in with
+<code>POST /api/auth/login</code> (customers sign up with <code>POST /api/auth/register</code>)
+and send the access token it returns as <code>Authorization: Bearer &lt;token&gt;</code>.</p>
 <ul>
+  <li><a href="/dashboard">/dashboard</a> &mdash; the managers' dashboard, live (asks you to sign in)</li>
   <li><a href="/api/health">/api/health</a> &mdash; the health of every service</li>
-  <li><a href="/api/pools">/api/pools</a> &mdash; skill pools with their experts and backlog</li>
-  <li><a href="/api/tickets">/api/tickets</a> &mdash; tickets, newest first</li>
-  <li><a href="/dashboard">/dashboard</a> &mdash; the managers' dashboard, live</li>
-  <li><a href="/api/dashboard/summary">/api/dashboard/summary</a> &mdash; headline figures</li>
+  <li><code>/api/tickets</code> &mdash; tickets: customers see their own, experts those assigned to them</li>
+  <li><code>/api/pools</code>, <code>/api/experts</code>, <code>/api/routing/statistics</code> &mdash; skill pools, the roster and routing, for managers</li>
+  <li><code>/api/users</code> &mdash; accounts, for admins</li>
 </ul>
 </body>
 </html>

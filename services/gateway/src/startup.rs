@@ -1,21 +1,28 @@
-//! Building and running the gateway: the HTTP client to the services, the routes, serving.
+//! Building and running the gateway: the identity database, the HTTP client to the services,
+//! the routes and who may call them, serving.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::extract::FromRef;
 use axum::routing::{any, get};
-use axum::Router;
+use axum::{middleware, Router};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use sysops_platform::auth::TokenKeys;
 
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
 
 use crate::config::Config;
+use crate::identity::sessions::Sessions;
+use crate::identity::{self, bootstrap_admin};
 use crate::upstream::{Service, Upstreams};
-use crate::{health, home, proxy};
+use crate::{health, home, policy, proxy};
 
 /// Longest wait for a TCP connection to a service; a service that is down refuses at once,
 /// one that is unreachable should not hold the client for the whole upstream timeout.
@@ -26,8 +33,11 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// upstream is reported as such (504 naming it) rather than as a bare 408.
 const TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 
+/// The gateway's schema: users and sessions.
+pub const SCHEMA: &str = "identity";
+
 /// What request handlers share.
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// One pooled client for every upstream, with the upstream timeout.
     pub client: reqwest::Client,
@@ -35,6 +45,11 @@ pub struct AppState {
     pub upstreams: Arc<Upstreams>,
     /// Largest request body forwarded.
     pub max_body_bytes: usize,
+    /// Users and sessions.
+    pub db: PgPool,
+    /// Signs and checks access tokens.
+    pub keys: Arc<TokenKeys>,
+    pub sessions: Arc<Sessions>,
 }
 
 /// A built gateway, bound to its port, not yet running.
@@ -45,10 +60,29 @@ pub struct Application {
 }
 
 impl Application {
-    /// Checks the upstream URLs, builds the HTTP client and binds the listener. The services
-    /// need not be up: requests to one that is down are answered 503.
+    /// Checks the upstream URLs and the signing secret, prepares the identity schema (and the
+    /// first admin), builds the HTTP client and binds the listener. The services need not be
+    /// up: requests to one that is down are answered 503.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let upstreams = Upstreams::from_config(&config)?;
+        let keys = Arc::new(TokenKeys::new(&config.auth)?);
+        let db = config
+            .db
+            .connect(SCHEMA, sqlx::migrate!("./migrations"))
+            .await
+            .context("preparing the database")?;
+        bootstrap_admin(
+            &db,
+            config.admin_email.as_deref(),
+            config.admin_password.as_ref(),
+        )
+        .await
+        .context("creating the first administrator")?;
+        let sessions = Arc::new(Sessions::new(
+            keys.clone(),
+            config.access_token_ttl(),
+            config.refresh_token_ttl(),
+        ));
         let client = reqwest::Client::builder()
             .timeout(config.upstream_timeout())
             .connect_timeout(CONNECT_TIMEOUT.min(config.upstream_timeout()))
@@ -65,6 +99,9 @@ impl Application {
                 client,
                 upstreams: Arc::new(upstreams),
                 max_body_bytes: config.max_body_bytes,
+                db,
+                keys,
+                sessions,
             },
             config,
             listener,
@@ -80,18 +117,24 @@ impl Application {
         let client = self.state.client.clone();
         let upstreams = self.state.upstreams.clone();
         // The gateway is useful as long as tickets can be submitted.
-        let ops = Ops::new("gateway").check("tickets", move || {
-            let client = client.clone();
-            let upstreams = upstreams.clone();
-            async move { health::probe(&client, &upstreams, Service::Tickets).await }
-        });
-        let api = Router::new()
+        let ops = Ops::new("gateway")
+            .postgres(self.state.db.clone())
+            .check("tickets", move || {
+                let client = client.clone();
+                let upstreams = upstreams.clone();
+                async move { health::probe(&client, &upstreams, Service::Tickets).await }
+            });
+        let api = identity::routes::router()
             .route("/", get(home::page))
             .route("/api/health", get(health::system_health))
             .route("/api/{*path}", any(proxy::forward))
             .route("/dashboard", any(proxy::forward))
             .route("/dashboard/{*path}", any(proxy::forward))
             .fallback(http::not_found)
+            .layer(middleware::from_fn_with_state(
+                self.state.clone(),
+                policy::enforce,
+            ))
             .with_state(self.state.clone());
         with_middleware(api, self.config.upstream_timeout() + TIMEOUT_MARGIN).merge(ops.router())
     }
@@ -99,6 +142,12 @@ impl Application {
     /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let router = self.router();
+        let sync = tokio::spawn(
+            self.state
+                .sessions
+                .clone()
+                .sync_revocations(self.state.db.clone(), shutdown.clone()),
+        );
         // Client addresses feed `x-forwarded-for`.
         axum::serve(
             self.listener,
@@ -107,6 +156,8 @@ impl Application {
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
         .context("serving HTTP")?;
+        sync.abort();
+        self.state.db.close().await;
         tracing::info!("gateway stopped");
         Ok(())
     }

@@ -140,7 +140,13 @@ mod tests {
 
     #[test]
     fn upstream_urls_join_the_base_and_the_path_without_doubling_slashes() {
-        let config = Config::for_tests("http://t:1/", "http://c:2", "http://r:3", "http://a:4");
+        let config = Config::for_tests(
+            "postgres://unused",
+            "http://t:1/",
+            "http://c:2",
+            "http://r:3",
+            "http://a:4",
+        );
         let upstreams = Upstreams::from_config(&config).expect("valid URLs");
         assert_eq!(
             upstreams.url(Service::Tickets, "/api/tickets?x=1"),
@@ -154,7 +160,13 @@ mod tests {
 
     #[test]
     fn a_base_url_that_is_not_http_is_refused() {
-        let config = Config::for_tests("ftp://t", "http://c", "http://r", "http://a");
+        let config = Config::for_tests(
+            "postgres://unused",
+            "ftp://t",
+            "http://c",
+            "http://r",
+            "http://a",
+        );
         let err = Upstreams::from_config(&config).expect_err("ftp is not http");
         assert_eq!(err.service, "tickets");
     }

@@ -1,5 +1,5 @@
 //! The gateway in front of a stand-in tickets service (an echo server) while every other
-//! service is down.
+//! service is down. Requests are made as an admin unless a test says otherwise.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,7 +14,19 @@ use tokio_util::sync::CancellationToken;
 
 use sysops_gateway::config::Config;
 use sysops_gateway::startup::Application;
+use sysops_platform::auth::Role;
 use sysops_platform::telemetry;
+use sysops_testkit::{auth, TestEnv};
+
+/// One database for every gateway of this file (its `identity` schema is all they use).
+static DATABASE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn database_url() -> String {
+    DATABASE
+        .get_or_init(|| async { TestEnv::new().await.database_url.clone() })
+        .await
+        .clone()
+}
 
 /// A running gateway, stopped when dropped.
 struct TestGateway {
@@ -106,7 +118,7 @@ async fn spawn_gateway_with(adjust: impl FnOnce(&mut Config)) -> TestGateway {
     telemetry::init_for_tests(std::env::var_os("TEST_LOG").is_some());
     let tickets = spawn_echo_upstream().await;
     let down = closed_port_url().await;
-    let mut config = Config::for_tests(&tickets, &down, &down, &down);
+    let mut config = Config::for_tests(&database_url().await, &tickets, &down, &down, &down);
     adjust(&mut config);
     let app = Application::build(config).await.expect("build the gateway");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -114,7 +126,7 @@ async fn spawn_gateway_with(adjust: impl FnOnce(&mut Config)) -> TestGateway {
     tokio::spawn(app.run(shutdown.clone()));
     TestGateway {
         address,
-        client: reqwest::Client::new(),
+        client: auth::client_of(Role::Admin),
         shutdown,
     }
 }
@@ -357,4 +369,59 @@ async fn the_home_page_links_to_the_system_health() {
         .await
         .expect("a body")
         .contains(r#"href="/api/health""#));
+}
+
+#[tokio::test]
+async fn a_request_without_a_token_is_refused_401_before_it_reaches_the_service() {
+    let gateway = spawn_gateway().await;
+
+    let response = reqwest::Client::new()
+        .get(gateway.url("/api/tickets"))
+        .send()
+        .await
+        .expect("send");
+
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        r#"Bearer realm="sysops""#
+    );
+    let body = json_of(response).await;
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sign in"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_role_the_route_does_not_allow_is_refused_403_naming_the_allowed_roles() {
+    let gateway = spawn_gateway().await;
+
+    let response = auth::client_of(Role::Customer)
+        .get(gateway.url("/api/pools"))
+        .send()
+        .await
+        .expect("send");
+
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = json_of(response).await;
+    assert_eq!(body["detail"]["allowed"], json!(["manager", "admin"]));
+}
+
+#[tokio::test]
+async fn a_known_path_with_an_unknown_method_gets_405_with_the_allowed_methods() {
+    let gateway = spawn_gateway().await;
+
+    let response = gateway
+        .client
+        .delete(gateway.url("/api/tickets"))
+        .send()
+        .await
+        .expect("send");
+
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "POST, GET");
 }
