@@ -4,13 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
+use axum::extract::FromRef;
+use axum::{middleware, Router};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use sysops_bus::{run_batch_consumer, BatchOptions, Bus, DeadLetter, Incoming, WorkQueue};
+use sysops_platform::auth::{staff_only, TokenKeys};
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
 use sysops_platform::service;
@@ -23,10 +25,12 @@ use crate::model::Model;
 use crate::{routes, store, SCHEMA};
 
 /// What request handlers share.
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     pub live: Arc<Live>,
+    /// Checks the callers' access tokens.
+    pub keys: Arc<TokenKeys>,
 }
 
 /// A built service, bound to its port, not yet running.
@@ -67,11 +71,12 @@ impl Application {
             seconds = rebuilt.seconds,
             "rebuilt from the event store"
         );
+        let keys = Arc::new(TokenKeys::new(&config.common.auth)?);
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
         Ok(Application {
-            state: AppState { pool, live },
+            state: AppState { pool, live, keys },
             config,
             listener,
             bus,
@@ -87,8 +92,14 @@ impl Application {
         let ops = Ops::new("analytics")
             .postgres(self.state.pool.clone())
             .rabbitmq(self.bus.clone());
-        let api = routes::events::router()
+        // The data is for managers and admins; the page itself asks for a sign-in.
+        let data = routes::events::router()
             .merge(routes::dashboard::router())
+            .route_layer(middleware::from_fn_with_state(
+                self.state.keys.clone(),
+                staff_only,
+            ));
+        let api = data
             .merge(routes::page::router())
             .with_state(self.state.clone())
             .fallback(http::not_found);

@@ -4,13 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
+use axum::extract::FromRef;
+use axum::{middleware, Router};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_platform::auth::{staff_only, TokenKeys};
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
 use sysops_platform::outbox::Outbox;
@@ -23,11 +25,13 @@ use crate::worker::Worker;
 use crate::{roster, routes, sla, SCHEMA};
 
 /// What request handlers share.
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub pool: PgPool,
     /// The assignment rules, the taxonomy and the outbox.
     pub engine: Engine,
+    /// Checks the callers' access tokens.
+    pub keys: Arc<TokenKeys>,
 }
 
 /// A built service, bound to its port, not yet running.
@@ -64,11 +68,12 @@ impl Application {
                 .context("seeding the expert roster")?;
             tracing::info!(added, path = %path.display(), "expert roster seeded");
         }
+        let keys = Arc::new(TokenKeys::new(&config.common.auth)?);
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
         Ok(Application {
-            state: AppState { pool, engine },
+            state: AppState { pool, engine, keys },
             config,
             listener,
             bus,
@@ -83,9 +88,14 @@ impl Application {
         let ops = Ops::new("routing")
             .postgres(self.state.pool.clone())
             .rabbitmq(self.bus.clone());
+        // Every route is for managers and admins; changing experts is for admins alone.
         let api = routes::pools::router()
             .merge(routes::routing::router())
             .merge(routes::experts::router())
+            .route_layer(middleware::from_fn_with_state(
+                self.state.keys.clone(),
+                staff_only,
+            ))
             .with_state(self.state.clone())
             .fallback(http::not_found);
         with_middleware(api, Duration::from_secs(10)).merge(ops.router())

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::FromRef;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_platform::auth::TokenKeys;
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
 use sysops_platform::service;
@@ -21,11 +23,13 @@ use crate::store::Store;
 use crate::{pipeline, routes, SCHEMA};
 
 /// What request handlers share.
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub store: Store,
     /// Categories people may choose.
     pub taxonomy: Arc<Taxonomy>,
+    /// Checks the callers' access tokens.
+    pub keys: Arc<TokenKeys>,
 }
 
 /// A built service, bound to its port, not yet running.
@@ -48,6 +52,7 @@ impl Application {
             sqlx::migrate!("./migrations"),
         )
         .await?;
+        let keys = Arc::new(TokenKeys::new(&config.common.auth)?);
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
@@ -55,6 +60,7 @@ impl Application {
             state: AppState {
                 store: Store::new(pool),
                 taxonomy: Arc::new(taxonomy),
+                keys,
             },
             config,
             listener,

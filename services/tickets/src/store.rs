@@ -9,6 +9,8 @@ use uuid::Uuid;
 use sysops_contract::{RawEnvelope, TicketStatus};
 use sysops_platform::outbox::Outbox;
 
+use crate::domain::access::Parties;
+
 /// A ticket as stored and as the API shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Ticket {
@@ -16,6 +18,8 @@ pub struct Ticket {
     pub title: String,
     pub description: String,
     pub customer: String,
+    /// The customer account that submitted it; none when staff entered it for someone.
+    pub customer_id: Option<Uuid>,
     pub region: Option<String>,
     pub channel: String,
     pub priority: String,
@@ -35,6 +39,14 @@ pub struct Ticket {
 }
 
 impl Ticket {
+    /// Who owns the ticket and who works it, for access checks.
+    pub fn parties(&self) -> Parties {
+        Parties {
+            customer_id: self.customer_id,
+            assignee: self.assignee,
+        }
+    }
+
     /// The stored status; rows are only ever written from `TicketStatus` values.
     pub fn status(&self) -> TicketStatus {
         self.status
@@ -63,6 +75,7 @@ pub struct ListQuery {
     pub pool: Option<String>,
     pub assignee: Option<Uuid>,
     pub customer: Option<String>,
+    pub customer_id: Option<Uuid>,
     pub limit: i64,
     pub offset: i64,
 }
@@ -98,13 +111,14 @@ impl Store {
     pub async fn insert(&self, ticket: &Ticket, event: &RawEnvelope) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO tickets (id, title, description, customer, region, channel, priority, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO tickets (id, title, description, customer, customer_id, region, channel, priority, \
+             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
         )
         .bind(ticket.id)
         .bind(&ticket.title)
         .bind(&ticket.description)
         .bind(&ticket.customer)
+        .bind(ticket.customer_id)
         .bind(&ticket.region)
         .bind(&ticket.channel)
         .bind(&ticket.priority)
@@ -251,6 +265,10 @@ fn push_filters<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a ListQuery) {
     }
     if let Some(c) = &q.customer {
         push(b, "customer = ");
+        b.push_bind(c);
+    }
+    if let Some(c) = q.customer_id {
+        push(b, "customer_id = ");
         b.push_bind(c);
     }
 }

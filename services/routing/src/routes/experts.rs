@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use sysops_platform::auth::{Caller, Role};
 use sysops_platform::{ApiError, ApiJson};
 
 use crate::domain::{ExpertRequest, NewExpert};
@@ -66,8 +67,10 @@ fn parse(state: &AppState, req: ExpertRequest) -> Result<NewExpert, ApiError> {
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<ExpertRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
     let expert = parse(&state, req)?;
     let id = Uuid::now_v7();
     let tx = state.pool.begin().await.map_err(ApiError::from_db)?;
@@ -133,9 +136,11 @@ async fn fetch(
 #[tracing::instrument(skip_all, fields(expert_id))]
 async fn replace(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
     ApiJson(req): ApiJson<ExpertRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Role::Admin])?;
     let Path(id) = id.map_err(bad_id)?;
     tracing::Span::current().record("expert_id", tracing::field::display(id));
     let expert = parse(&state, req)?;

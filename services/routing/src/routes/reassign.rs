@@ -11,6 +11,7 @@ use uuid::Uuid;
 use sysops_contract::{
     CandidateScore, DecisionRecord, EventType, TicketAssigned, TicketUnassigned,
 };
+use sysops_platform::auth::Caller;
 use sysops_platform::{ApiError, ApiJson};
 
 use crate::engine::{Origin, Placement};
@@ -23,7 +24,6 @@ use crate::store::{assignments, experts, lock_pools, routes};
 pub struct ReassignRequest {
     /// The expert to give the ticket to; absent: the best eligible other expert.
     pub expert_id: Option<Uuid>,
-    pub by: Option<String>,
     pub reason: Option<String>,
 }
 
@@ -33,13 +33,14 @@ const REASSIGNABLE: [&str; 4] = ["queued", "assigned", "escalated", "review"];
 #[tracing::instrument(skip_all, fields(ticket_id))]
 pub async fn reassign(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
     ApiJson(req): ApiJson<ReassignRequest>,
 ) -> Result<Json<Value>, ApiError> {
     let Path(ticket_id) =
         id.map_err(|r| ApiError::bad_request(format!("invalid path: {}", r.body_text())))?;
     tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
-    let by = req.by.clone().unwrap_or_else(|| "anonymous".into());
+    let by = caller.author();
     let engine = &state.engine;
     let db = |e| ApiError::from_db(e);
     let mut tx = state.pool.begin().await.map_err(db)?;

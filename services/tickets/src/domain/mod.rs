@@ -1,5 +1,6 @@
 //! Validated request types and the lifecycle state machine.
 
+pub mod access;
 pub mod lifecycle;
 pub mod new_ticket;
 

@@ -20,7 +20,7 @@ pub struct NewTicketRequest {
     pub priority: Option<Priority>,
     #[serde(default)]
     pub channel: Option<Channel>,
-    /// Who the ticket is for; taken from the caller's identity when there is one.
+    /// Who the ticket is for, when staff enter it; a customer's tickets are their own.
     #[serde(default)]
     pub customer: Option<String>,
 }

@@ -15,9 +15,10 @@ use uuid::Uuid;
 use sysops_contract::{
     Envelope, EventType, LifecycleMove, TicketCreated, TicketRecategorized, TicketStatus,
 };
+use sysops_platform::auth::{Caller, Identity, Role};
 use sysops_platform::{ApiError, ApiJson};
 
-use crate::domain::{Action, NewTicket, NewTicketRequest};
+use crate::domain::{access, Action, NewTicket, NewTicketRequest};
 use crate::routes::{bad_path, bad_query};
 use crate::startup::AppState;
 use crate::store::{ListQuery, Ticket};
@@ -37,8 +38,17 @@ pub fn router() -> Router<AppState> {
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(req): ApiJson<NewTicketRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    caller.require(&[Role::Customer, Role::Manager, Role::Admin])?;
+    // A customer submits for themselves; staff enter tickets for whoever called them.
+    let owner = (caller.role == Role::Customer).then_some(caller.user_id);
+    if owner.is_some() && req.customer.is_some() {
+        return Err(ApiError::unprocessable(
+            "customer is taken from your account; leave it out",
+        ));
+    }
     let new = NewTicket::parse(req).map_err(|errors| {
         let summary = errors
             .iter()
@@ -53,7 +63,11 @@ async fn create(
         id,
         title: new.title().to_owned(),
         description: new.description().to_owned(),
-        customer: new.customer().to_owned(),
+        customer: match owner {
+            Some(_) => caller.email.clone(),
+            None => new.customer().to_owned(),
+        },
+        customer_id: owner,
         region: new.region().map(str::to_owned),
         channel: new.channel().as_str().to_owned(),
         priority: new.priority().as_str().to_owned(),
@@ -100,28 +114,30 @@ async fn create(
 #[tracing::instrument(skip_all)]
 async fn fetch(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<Ticket>, ApiError> {
     let Path(id) = id.map_err(bad_path)?;
+    visible(&state, &caller, id).await.map(Json)
+}
+
+/// The ticket, if it exists and `caller` may see it; a ticket the caller may not see is
+/// reported as missing, so that ids of other people's tickets reveal nothing.
+async fn visible(state: &AppState, caller: &Identity, id: Uuid) -> Result<Ticket, ApiError> {
     let ticket = state.store.get(id).await.map_err(ApiError::from_db)?;
-    ticket.map(Json).ok_or_else(|| ticket_not_found(id))
+    ticket
+        .filter(|t| access::can_see(caller, t.parties()))
+        .ok_or_else(|| ticket_not_found(id))
 }
 
 #[tracing::instrument(skip_all)]
 async fn history(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Path(id) = id.map_err(bad_path)?;
-    if state
-        .store
-        .get(id)
-        .await
-        .map_err(ApiError::from_db)?
-        .is_none()
-    {
-        return Err(ticket_not_found(id));
-    }
+    visible(&state, &caller, id).await?;
     let events = state.store.history(id).await.map_err(ApiError::from_db)?;
     Ok(Json(json!({ "ticket_id": id, "events": events })))
 }
@@ -142,6 +158,7 @@ struct ListParams {
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Query(p) = params.map_err(bad_query)?;
@@ -161,15 +178,20 @@ async fn list(
     if offset < 0 {
         return Err(ApiError::bad_request("offset must not be negative"));
     }
-    let query = ListQuery {
+    let mut query = ListQuery {
         status,
         category: p.category,
         pool: p.pool,
         assignee: p.assignee,
         customer: p.customer,
+        customer_id: None,
         limit,
         offset,
     };
+    if let Some(scope) = access::list_scope(&caller) {
+        query.customer_id = scope.customer_id.or(query.customer_id);
+        query.assignee = scope.assignee.or(query.assignee);
+    }
     let (items, total) = state.store.list(&query).await.map_err(ApiError::from_db)?;
     let next_offset =
         (offset + (items.len() as i64) < total).then_some(offset + items.len() as i64);
@@ -182,18 +204,17 @@ async fn list(
     })))
 }
 
-/// Optional body of a lifecycle move.
+/// Optional body of a lifecycle move; who makes it is the caller.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MoveRequest {
-    /// Who makes the move; taken from the caller's identity when there is one.
-    by: Option<String>,
     reason: Option<String>,
 }
 
 #[tracing::instrument(skip_all, fields(ticket_id))]
 async fn lifecycle_move(
     State(state): State<AppState>,
+    caller: Caller,
     path: Result<Path<(Uuid, String)>, PathRejection>,
     body: Bytes,
 ) -> Result<Json<Ticket>, ApiError> {
@@ -213,7 +234,6 @@ async fn lifecycle_move(
     };
     let req: MoveRequest = parse_optional_body(&body)?;
     check_length("reason", req.reason.as_deref(), 2000)?;
-    check_length("by", req.by.as_deref(), 200)?;
 
     let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
     let mut ticket = state
@@ -221,12 +241,14 @@ async fn lifecycle_move(
         .get_for_update(&mut tx, id)
         .await
         .map_err(ApiError::from_db)?
+        .filter(|t| access::can_see(&caller, t.parties()))
         .ok_or_else(|| ticket_not_found(id))?;
+    access::may(&caller, action)?;
     let next = action.apply(ticket.status()).map_err(|e| {
         ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status }))
     })?;
     let payload = LifecycleMove {
-        by: req.by.unwrap_or_else(|| "anonymous".into()),
+        by: caller.author(),
         reason: req.reason,
         assignee: ticket.assignee,
     };
@@ -256,18 +278,18 @@ async fn lifecycle_move(
 #[serde(deny_unknown_fields)]
 struct CategoryRequest {
     category: String,
-    by: Option<String>,
 }
 
 #[tracing::instrument(skip_all, fields(ticket_id))]
 async fn recategorize(
     State(state): State<AppState>,
+    caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
     ApiJson(req): ApiJson<CategoryRequest>,
 ) -> Result<Json<Ticket>, ApiError> {
     let Path(id) = id.map_err(bad_path)?;
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
-    check_length("by", req.by.as_deref(), 200)?;
+    access::may(&caller, Action::Recategorize)?;
     if state.taxonomy.category(&req.category).is_none() {
         let known: Vec<&str> = state
             .taxonomy
@@ -293,7 +315,7 @@ async fn recategorize(
     let payload = TicketRecategorized {
         from: ticket.category.clone(),
         to: req.category.clone(),
-        by: req.by.unwrap_or_else(|| "anonymous".into()),
+        by: caller.author(),
         text: Some(format!("{}\n{}", ticket.title, ticket.description)),
         priority: ticket.priority.parse().unwrap_or_default(),
         region: ticket.region.clone(),
