@@ -60,6 +60,7 @@ impl TestEnv {
             ("MODEL_DIR".into(), model_dir()),
             ("OUTBOX_POLL_MS".into(), "500".into()),
             ("SHUTDOWN_GRACE_SECS".into(), "5".into()),
+            crate::auth::secret_env(),
         ]
     }
 

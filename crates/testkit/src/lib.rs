@@ -1,11 +1,13 @@
 //! Test kit: a fresh database and a uniquely named exchange and queues per test, real service
-//! processes started on port 0, and polling helpers. Tests talk to the real PostgreSQL and
+//! processes started on port 0, access tokens signed with the test secret, and polling
+//! helpers. Tests talk to the real PostgreSQL and
 //! RabbitMQ that `scripts/deps.sh` starts.
 //!
 //! Environment: `TEST_DATABASE_URL` (an account allowed to create databases; default
 //! `postgres://sysops:sysops@127.0.0.1:5432/sysops`), `TEST_AMQP_URL`, `TEST_LOG=1` to see the
 //! services' logs.
 
+pub mod auth;
 mod env;
 pub mod llm;
 mod process;

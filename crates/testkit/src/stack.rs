@@ -5,7 +5,13 @@ use std::time::Duration;
 use serde_json::Value;
 use uuid::Uuid;
 
+use sysops_platform::auth::Role;
+
 use crate::{wait_for, ServiceProcess, TestEnv};
+
+/// The first administrator every test stack starts with.
+pub const ADMIN_EMAIL: &str = "admin@test.example";
+pub const ADMIN_PASSWORD: &str = "the test admin's password";
 
 /// All five services, started in dependency order.
 #[derive(Debug)]
@@ -16,6 +22,7 @@ pub struct Stack {
     pub routing: ServiceProcess,
     pub analytics: ServiceProcess,
     pub gateway: ServiceProcess,
+    /// Calls as an admin.
     pub http: reqwest::Client,
 }
 
@@ -34,6 +41,11 @@ impl Stack {
         let analytics = ServiceProcess::start("analytics", &service_env).await?;
         let categorizer = ServiceProcess::start("categorizer", &service_env).await?;
         let gateway_env = vec![
+            ("DATABASE_URL".to_owned(), env.database_url.clone()),
+            ("DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
+            crate::auth::secret_env(),
+            ("ADMIN_EMAIL".to_owned(), ADMIN_EMAIL.to_owned()),
+            ("ADMIN_PASSWORD".to_owned(), ADMIN_PASSWORD.to_owned()),
             ("TICKETS_URL".to_owned(), tickets.url()),
             ("CATEGORIZER_URL".to_owned(), categorizer.url()),
             ("ROUTING_URL".to_owned(), routing.url()),
@@ -47,7 +59,7 @@ impl Stack {
             routing,
             analytics,
             gateway,
-            http: reqwest::Client::new(),
+            http: crate::auth::client_of(Role::Admin),
         })
     }
 

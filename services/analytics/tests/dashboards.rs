@@ -143,7 +143,7 @@ impl Analytics {
         Analytics {
             env,
             process,
-            http: reqwest::Client::new(),
+            http: sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin),
         }
     }
 

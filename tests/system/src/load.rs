@@ -22,6 +22,9 @@ use crate::sample_ticket;
 pub struct LoadOptions {
     /// The gateway's base URL.
     pub gateway: String,
+    /// Access token of a manager or admin: submits the tickets and, playing the experts,
+    /// accepts and resolves them.
+    pub token: String,
     /// Tickets per second; `None` as fast as `concurrency` allows.
     pub rate: Option<f64>,
     /// Stop after this many tickets...
@@ -129,8 +132,14 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
     let events = bus
         .tap(&["ticket.categorized", "ticket.assigned", "ticket.queued"])
         .await?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", options.token).parse()?,
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(options.concurrency)
+        .default_headers(headers)
         .build()?;
     let resolved = Arc::new(Mutex::new(0usize));
     // Simulated experts at work right now.
@@ -330,8 +339,7 @@ pub async fn play_expert(http: &reqwest::Client, gateway: &str, id: Uuid, work: 
     async fn step(http: &reqwest::Client, gateway: &str, id: Uuid, action: &str) -> bool {
         for _ in 0..100 {
             let answer = http
-                .post(format!("{gateway}/api/tickets/{id}/{action}"))
-                .json(&json!({"by": "loadgen expert"}))
+                                .post(format!("{gateway}/api/tickets/{id}/{action}"))
                 .send()
                 .await;
             match answer.map(|r| r.status()) {

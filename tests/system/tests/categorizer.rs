@@ -32,7 +32,7 @@ async fn three_replicas_categorize_a_thousand_tickets_once_each_even_when_one_is
                 .expect("categorizer"),
         );
     }
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     let base = tickets.url();
 
     let ids: Vec<Uuid> = futures::stream::iter(0..1000)
@@ -100,7 +100,7 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
             .await
             .expect("categorizer"),
     ];
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     let base = tickets.url();
     let mut before = Vec::new();
     for r in &replicas {
@@ -128,7 +128,7 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
     };
     let r = http
         .put(format!("{base}/api/tickets/{id}/category"))
-        .json(&serde_json::json!({ "category": corrected, "by": "manager" }))
+        .json(&serde_json::json!({ "category": corrected }))
         .send()
         .await
         .expect("sent");

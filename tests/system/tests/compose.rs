@@ -8,6 +8,9 @@ fn compose(args: &[&str]) -> String {
         .arg("-f")
         .arg(file)
         .args(args)
+        // The secrets the file requires, as an operator would export them.
+        .env("JWT_SECRET", "0123456789abcdef0123456789abcdef")
+        .env("ADMIN_PASSWORD", "a long enough password")
         .output()
         .expect("docker-compose is installed (scripts/test.sh installs it)");
     assert!(

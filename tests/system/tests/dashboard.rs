@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use sysops_platform::auth::Role;
 use sysops_system_tests::browser::{dom, screenshot, tags, Tag};
 use sysops_system_tests::{metric, sample_ticket, SETTLE};
-use sysops_testkit::{wait_for, Stack};
+use sysops_testkit::{auth, wait_for, Stack};
 
 const TICKETS: usize = 12;
 const BUDGET: Duration = Duration::from_secs(8);
@@ -82,7 +83,22 @@ async fn the_dashboard_draws_the_figures_of_the_processed_tickets() {
     .expect("placed");
     let routing = get(&stack, "/api/dashboard/routing").await;
 
-    let url = format!("{base}/dashboard");
+    // Without a session the page asks for a sign-in and shows no figure.
+    let anonymous = dom(&format!("{base}/dashboard"), BUDGET)
+        .await
+        .expect("the page renders");
+    let signin = tags(&anonymous)
+        .into_iter()
+        .find(|t| t.attr("id") == Some("signin"))
+        .expect("a sign-in dialog");
+    assert!(signin.attr("open").is_some(), "the sign-in dialog is open");
+    assert!(!tags(&anonymous)
+        .iter()
+        .any(|t| t.attr("data-kpi").is_some()));
+
+    // A manager's token handed over in the address fragment.
+    let manager = auth::token(&auth::someone(Role::Manager));
+    let url = format!("{base}/dashboard#token={manager}");
     let polls_before = summary_queries(&stack).await;
     let page = dom(&url, BUDGET).await.expect("the page renders");
     let polls = summary_queries(&stack).await - polls_before;

@@ -26,6 +26,9 @@ async fn the_load_generator_follows_every_ticket_to_its_placement() {
     }
     let options = LoadOptions {
         gateway: base,
+        token: sysops_testkit::auth::token(&sysops_testkit::auth::someone(
+            sysops_platform::auth::Role::Admin,
+        )),
         rate: Some(40.0),
         count: Some(40),
         duration: None,

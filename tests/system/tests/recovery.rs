@@ -21,7 +21,7 @@ async fn a_categorizer_killed_mid_stream_categorizes_every_ticket_exactly_once()
     let routing = ServiceProcess::start("routing", &service_env)
         .await
         .expect("routing");
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
 
     let mut ids = Vec::new();
     for i in 0..200 {
@@ -96,7 +96,7 @@ async fn a_malformed_message_is_dead_lettered_and_the_consumer_keeps_going() {
         .await
         .expect("published");
 
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     let id = submit_ticket(
         &http,
         &tickets.url(),
@@ -152,7 +152,7 @@ async fn a_ticket_accepted_while_the_broker_is_unreachable_is_published_after_a_
     let mut tickets = ServiceProcess::start("tickets", &cut_off)
         .await
         .expect("tickets without broker");
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     let id = submit_ticket(
         &http,
         &tickets.url(),

@@ -35,7 +35,7 @@ async fn start(extra: &[(&str, &str)]) -> Services {
         env,
         tickets,
         routing,
-        http: reqwest::Client::new(),
+        http: sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin),
     }
 }
 
@@ -82,7 +82,7 @@ impl Services {
         let r = self
             .http
             .post(format!("{}/api/tickets/{id}/reject", self.tickets.url()))
-            .json(&json!({"by": "expert", "reason": "not my field"}))
+            .json(&json!({"reason": "not my field"}))
             .send()
             .await
             .expect("sent");
@@ -162,7 +162,7 @@ async fn a_rejected_ticket_goes_to_another_expert_and_to_a_manager_after_the_lim
     let r = s
         .http
         .post(format!("{}/api/routing/reassign/{id}", s.routing.url()))
-        .json(&json!({"expert_id": last, "by": "manager", "reason": "knows this model"}))
+        .json(&json!({"expert_id": last, "reason": "knows this model"}))
         .send()
         .await
         .expect("sent");

@@ -41,7 +41,7 @@ async fn two_replicas_assign_a_thousand_tickets_without_double_assignment_or_ove
     let _b = ServiceProcess::start("routing", &service_env)
         .await
         .expect("replica b");
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     roster(&http, &a.url()).await;
     let db = env.pool("routing").await;
     let bus = env.bus();
@@ -111,7 +111,7 @@ async fn a_redelivered_categorized_or_rejected_event_changes_nothing() {
     let routing = ServiceProcess::start("routing", &env.service_env())
         .await
         .expect("routing");
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     for name in ["ann", "bob", "cid"] {
         create_expert(&http, &routing.url(), name, json!({"printers": 0.8}), 2).await;
     }
@@ -198,7 +198,7 @@ async fn a_routing_replica_killed_mid_stream_loses_no_ticket() {
     let b = ServiceProcess::start("routing", &service_env)
         .await
         .expect("replica b");
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     roster(&http, &b.url()).await;
     let db = env.pool("routing").await;
     let bus = env.bus();

@@ -78,7 +78,7 @@ async fn a_ticket_nothing_matches_waits_for_review_and_a_persons_category_routes
     let r = stack
         .http
         .put(format!("{}/api/tickets/{id}/category", stack.gateway.url()))
-        .json(&serde_json::json!({"category": "audio", "by": "manager"}))
+        .json(&serde_json::json!({"category": "audio"}))
         .send()
         .await
         .expect("sent");

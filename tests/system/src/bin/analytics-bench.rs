@@ -254,7 +254,7 @@ async fn run(args: &Args, env: &TestEnv) -> anyhow::Result<()> {
     let rebuild = started.elapsed();
     let pid = service.pid().context("the service runs")?;
     let base = service.url();
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     let shown = events_shown(&http, &base).await?;
     anyhow::ensure!(
         shown as usize == stored,

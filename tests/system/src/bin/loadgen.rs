@@ -6,7 +6,10 @@
 //! `cargo build --release -p sysops-system-tests --bin loadgen &&
 //! ~/.cache/sysops-target/release/loadgen --rate 100 --duration 60 --json load.json`
 //! (`--help` for every option). It watches the bus through a private queue of its own, so it
-//! needs the broker's URL and the exchange (the stack's defaults are the defaults here).
+//! needs the broker's URL and the exchange (the stack's defaults are the defaults here). It
+//! signs in as a manager or admin: `--token`, or `--email` and `--password` (by default the
+//! first admin's, `ADMIN_EMAIL` and `ADMIN_PASSWORD`, which `scripts/stack.sh` keeps in
+//! `.run/secrets.env`).
 
 use std::time::Duration;
 
@@ -20,6 +23,15 @@ use sysops_system_tests::load::{run, table, LoadOptions};
 struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     gateway: String,
+    /// Access token of a manager or admin (instead of signing in).
+    #[arg(long, env = "SYSOPS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// E-mail address to sign in with.
+    #[arg(long, env = "ADMIN_EMAIL")]
+    email: Option<String>,
+    /// Password to sign in with.
+    #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
     /// Tickets per second (0: as fast as --concurrency allows).
     #[arg(long, default_value_t = 50.0)]
     rate: f64,
@@ -61,8 +73,17 @@ async fn main() -> anyhow::Result<()> {
         (None, None) => Some(Duration::from_secs(10)),
         (_, d) => d.map(Duration::from_secs_f64),
     };
+    let gateway = args.gateway.trim_end_matches('/').to_owned();
+    let token = match (args.token, args.email, args.password) {
+        (Some(token), _, _) => token,
+        (None, Some(email), Some(password)) => sign_in(&gateway, &email, &password).await?,
+        _ => anyhow::bail!(
+            "give --token, or --email and --password (or set ADMIN_EMAIL and ADMIN_PASSWORD)"
+        ),
+    };
     let options = LoadOptions {
-        gateway: args.gateway.trim_end_matches('/').to_owned(),
+        gateway,
+        token,
         rate: (args.rate > 0.0).then_some(args.rate),
         count: args.count,
         duration,
@@ -86,4 +107,23 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Signs in through the gateway; the access token.
+async fn sign_in(gateway: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    let response = reqwest::Client::new()
+        .post(format!("{gateway}/api/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    anyhow::ensure!(
+        status.is_success(),
+        "signing in as {email}: {status} {body}"
+    );
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow::anyhow!("the sign-in answer has no access_token: {body}"))
 }

@@ -77,7 +77,7 @@ pub(super) async fn submit(
 /// Plays the experts: accepts every open assignment and resolves it after `work`, as the
 /// experts of the demo roster would, so their capacity frees and assignment goes on.
 pub(super) async fn simulated_experts(db: PgPool, gateway: String, work: Duration) {
-    let http = reqwest::Client::new();
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
