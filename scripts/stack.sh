@@ -8,7 +8,9 @@
 #   scripts/stack.sh scale categorizer N run N categorizer replicas
 #   scripts/stack.sh logs NAME           follow a service's log
 #
-# Running `up` again while the stack is up starts only what is not running.
+# Running `up` again while the stack is up starts only what is not running. The first `up` makes
+# the token-signing secret and the first admin's password and keeps them in .run/secrets.env
+# (readable by its owner only); values already in the environment win.
 # Environment: SYSOPS_PROFILE (release or dev, default release), CATEGORIZER_REPLICAS (default 1),
 # CARGO_TARGET_DIR, and every service setting (see docs/configuration.md).
 set -euo pipefail
@@ -29,6 +31,30 @@ log() { printf '[stack] %s\n' "$*" >&2; }
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 healthy() { curl -fsS -m 2 "http://127.0.0.1:$1/health" >/dev/null 2>&1; }
+
+SECRETS="$RUN_DIR/secrets.env"
+
+random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+
+# Exports JWT_SECRET, ADMIN_EMAIL and ADMIN_PASSWORD from .run/secrets.env, making the file
+# the first time; variables already set are kept.
+load_secrets() {
+  mkdir -p "$RUN_DIR"
+  if [ ! -f "$SECRETS" ]; then
+    (
+      umask 077
+      printf 'JWT_SECRET=%s\nADMIN_EMAIL=%s\nADMIN_PASSWORD=%s\n' \
+        "$(random_hex 32)" admin@example.com "$(random_hex 12)" >"$SECRETS"
+    )
+    log "made $SECRETS (the token-signing secret and the first admin's password)"
+  fi
+  local line key
+  while IFS= read -r line; do
+    key=${line%%=*}
+    [ -n "$key" ] && [ -z "${!key:-}" ] && export "$line"
+  done <"$SECRETS"
+  return 0
+}
 
 build() {
   log "building the services ($PROFILE profile; the first build takes several minutes)"
@@ -106,6 +132,7 @@ stop_one() {
 
 up() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
+  load_secrets
   "$ROOT/scripts/deps.sh" up
   if [ -x "$ROOT/scripts/fetch-model.sh" ]; then "$ROOT/scripts/fetch-model.sh"; fi
   build
@@ -125,8 +152,11 @@ Sysops Squad triage is up.
   Web:        http://127.0.0.1:${PORT[gateway]}/
   Dashboard:  http://127.0.0.1:${PORT[gateway]}/dashboard
   API health: http://127.0.0.1:${PORT[gateway]}/api/health
-  Try:        curl -s -XPOST http://127.0.0.1:${PORT[gateway]}/api/tickets -H 'content-type: application/json' \\
-                -d '{"title":"Printer jams","description":"paper jam on every page"}'
+  Sign in:    $ADMIN_EMAIL / $ADMIN_PASSWORD  (kept in $SECRETS)
+  Try:        TOKEN=\$(curl -s -XPOST http://127.0.0.1:${PORT[gateway]}/api/auth/login -H 'content-type: application/json' \\
+                -d '{"email":"$ADMIN_EMAIL","password":"$ADMIN_PASSWORD"}' | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')
+              curl -s -XPOST http://127.0.0.1:${PORT[gateway]}/api/tickets -H "authorization: Bearer \$TOKEN" \\
+                -H 'content-type: application/json' -d '{"title":"Printer jams","description":"paper jam on every page"}'
   Logs:       $LOG_DIR/
   Stop:       scripts/stack.sh down   (add --all to stop PostgreSQL and RabbitMQ)
 MSG
@@ -162,7 +192,7 @@ case "${1:-up}" in
   status) status ;;
   scale)
     [ "${2:-}" = categorizer ] && [[ "${3:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 scale categorizer N" >&2; exit 2; }
-    mkdir -p "$RUN_DIR" "$LOG_DIR"; scale_categorizer "$3" ;;
+    mkdir -p "$RUN_DIR" "$LOG_DIR"; load_secrets; scale_categorizer "$3" ;;
   logs) tail -F "$LOG_DIR/${2:?service name}.1.log" ;;
   *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

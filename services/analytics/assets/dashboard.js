@@ -228,7 +228,7 @@ function drillParams(drill) {
 }
 
 async function get(path, extra) {
-  const response = await fetch(`${path}?${params(extra)}`, { headers: { accept: 'application/json' } });
+  const response = await Session.fetch(`${path}?${params(extra)}`, { headers: { accept: 'application/json' } });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.error || `${path}: HTTP ${response.status}`);
   return body;
@@ -394,7 +394,12 @@ function showTable(title, rows, cols, exportParams, exportPath) {
   for (const fmt of ['csv', 'parquet']) {
     const p = new URLSearchParams(exportParams);
     p.set('format', fmt);
-    $(`drill-${fmt}`).href = `${exportPath}?${p}`;
+    const link = $(`drill-${fmt}`);
+    link.href = `${exportPath}?${p}`;
+    link.onclick = (event) => {
+      event.preventDefault();
+      Session.download(link.href, `tickets.${fmt}`).catch((e) => { link.title = `download failed: ${e.message}`; });
+    };
   }
   $('drill').scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
@@ -403,7 +408,7 @@ async function openDrill(drill, title) {
   const p = drillParams(drill);
   p.set('limit', '100');
   try {
-    const response = await fetch(`/api/analytics/drilldown?${p}`);
+    const response = await Session.fetch(`/api/analytics/drilldown?${p}`);
     const body = await response.json();
     if (!response.ok) throw new Error(body.error);
     p.delete('limit');
@@ -455,5 +460,6 @@ async function refresh() {
 
 $('filters').addEventListener('change', refresh);
 $('drill-close').addEventListener('click', () => { $('drill').hidden = true; });
+$('signout').addEventListener('click', () => Session.signOut());
 document.addEventListener('visibilitychange', () => { if (!document.hidden) refresh(); });
 refresh();

@@ -1,5 +1,6 @@
 //! `GET /dashboard`: the managers' page. Everything it needs is served from here (no CDN):
-//! the page, its script and its style sheet, compiled into the binary.
+//! the page, its scripts and its style sheet, compiled into the binary. The page signs in
+//! (session.js) before it reads any figure.
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::IntoResponse;
@@ -10,6 +11,7 @@ use crate::startup::AppState;
 
 const PAGE: &str = include_str!("../../assets/dashboard.html");
 const SCRIPT: &str = include_str!("../../assets/dashboard.js");
+const SESSION: &str = include_str!("../../assets/session.js");
 const STYLE: &str = include_str!("../../assets/dashboard.css");
 
 pub fn router() -> Router<AppState> {
@@ -21,6 +23,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/dashboard/app.js",
             get(|| serve("text/javascript; charset=utf-8", SCRIPT)),
+        )
+        .route(
+            "/dashboard/session.js",
+            get(|| serve("text/javascript; charset=utf-8", SESSION)),
         )
         .route(
             "/dashboard/app.css",
