@@ -46,6 +46,10 @@ impl Stack {
             crate::auth::secret_env(),
             ("ADMIN_EMAIL".to_owned(), ADMIN_EMAIL.to_owned()),
             ("ADMIN_PASSWORD".to_owned(), ADMIN_PASSWORD.to_owned()),
+            // Tests submit hundreds of tickets at once from one address.
+            ("RATE_LIMIT_PER_ADDRESS".to_owned(), "0".to_owned()),
+            ("RATE_LIMIT_PER_USER".to_owned(), "0".to_owned()),
+            ("SIGN_IN_LIMIT_PER_MINUTE".to_owned(), "0".to_owned()),
             ("TICKETS_URL".to_owned(), tickets.url()),
             ("CATEGORIZER_URL".to_owned(), categorizer.url()),
             ("ROUTING_URL".to_owned(), routing.url()),

@@ -55,6 +55,21 @@ pub struct Config {
     /// Password of that administrator (at least 10 characters).
     #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<Secret>,
+    /// Requests per second one client address may make on average (bursts of twice that);
+    /// 0 turns the limit off.
+    #[arg(long, env = "RATE_LIMIT_PER_ADDRESS", default_value_t = 50)]
+    pub rate_limit_per_address: u32,
+    /// Requests per second one signed-in user may make on average (bursts of twice that);
+    /// 0 turns the limit off.
+    #[arg(long, env = "RATE_LIMIT_PER_USER", default_value_t = 20)]
+    pub rate_limit_per_user: u32,
+    /// Sign-up, sign-in and renewal attempts per minute from one address; 0 turns it off.
+    #[arg(long, env = "SIGN_IN_LIMIT_PER_MINUTE", default_value_t = 10)]
+    pub sign_in_limit_per_minute: u32,
+    /// Origins other web sites may call the API from (comma-separated, e.g.
+    /// `https://help.example.com`); none by default: the pages are served from here.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -113,6 +128,10 @@ impl Config {
             refresh_token_ttl_secs: 3600,
             admin_email: None,
             admin_password: None,
+            rate_limit_per_address: 0,
+            rate_limit_per_user: 0,
+            sign_in_limit_per_minute: 0,
+            cors_allowed_origins: Vec::new(),
             log_format: LogFormat::Text,
             log_filter: "info".into(),
         }

@@ -3,6 +3,7 @@
 //! home page. It signs users in and checks, for every request, that the caller may make it.
 
 pub mod config;
+pub mod edge;
 pub mod headers;
 pub mod health;
 pub mod home;

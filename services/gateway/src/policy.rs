@@ -1,5 +1,5 @@
 //! Who may call what: every route of the API with the roles allowed on it, checked before a
-//! request is answered or forwarded. A path that is not in the table is answered 404 and never
+//! request is answered or forwarded, after the rate limits of [`crate::edge`]. A path that is not in the table is answered 404 and never
 //! forwarded; the services check the same token again and, where it depends on the ticket,
 //! whose it is.
 
@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use sysops_platform::auth::{authenticate, forbidden, unauthorized, Identity, Role};
 use sysops_platform::ApiError;
 
+use crate::edge::client_address;
 use crate::startup::AppState;
 
 /// Who may call a route.
@@ -94,6 +95,9 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/dashboard/app.css", Access::Public),
 ];
 
+/// Where people sign up, sign in and renew: limited per address more strictly than the rest.
+const SIGN_IN_PATHS: [&str; 3] = ["/api/auth/register", "/api/auth/login", "/api/auth/refresh"];
+
 /// What the table says about a request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Lookup {
@@ -143,7 +147,14 @@ fn matches(pattern: &str, path: &str) -> bool {
 /// caller's [`Identity`] attached.
 pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (mut parts, body) = req.into_parts();
-    match lookup(&parts.method, parts.uri.path()) {
+    let lookup = lookup(&parts.method, parts.uri.path());
+    if let Some(address) = client_address(&parts.extensions) {
+        let signing_in = SIGN_IN_PATHS.contains(&parts.uri.path());
+        if let Err(refused) = state.limits.check_address(address, signing_in) {
+            return refused.into_response();
+        }
+    }
+    match lookup {
         Lookup::NoSuchPath => return ApiError::not_found("no such endpoint").into_response(),
         Lookup::WrongMethod(allowed) => {
             let allowed = allowed.join(", ");
@@ -169,6 +180,9 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
             let identity = Identity::from(claims);
             if !roles.contains(&identity.role) {
                 return forbidden(identity.role, roles).into_response();
+            }
+            if let Err(refused) = state.limits.check_user(identity.user_id) {
+                return refused.into_response();
             }
             parts.extensions.insert(identity);
         }

@@ -19,6 +19,7 @@ use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
 
 use crate::config::Config;
+use crate::edge::{self, Limits};
 use crate::identity::sessions::Sessions;
 use crate::identity::{self, bootstrap_admin};
 use crate::upstream::{Service, Upstreams};
@@ -50,6 +51,7 @@ pub struct AppState {
     /// Signs and checks access tokens.
     pub keys: Arc<TokenKeys>,
     pub sessions: Arc<Sessions>,
+    pub limits: Arc<Limits>,
 }
 
 /// A built gateway, bound to its port, not yet running.
@@ -102,6 +104,7 @@ impl Application {
                 db,
                 keys,
                 sessions,
+                limits: Arc::new(Limits::from_config(&config)),
             },
             config,
             listener,
@@ -113,7 +116,7 @@ impl Application {
     }
 
     /// The HTTP routes, ready to serve.
-    pub fn router(&self) -> Router {
+    pub fn router(&self) -> anyhow::Result<Router> {
         let client = self.state.client.clone();
         let upstreams = self.state.upstreams.clone();
         // The gateway is useful as long as tickets can be submitted.
@@ -136,12 +139,24 @@ impl Application {
                 policy::enforce,
             ))
             .with_state(self.state.clone());
-        with_middleware(api, self.config.upstream_timeout() + TIMEOUT_MARGIN).merge(ops.router())
+        let api = edge::protect(api, &self.config)?;
+        Ok(
+            with_middleware(api, self.config.upstream_timeout() + TIMEOUT_MARGIN)
+                .merge(ops.router()),
+        )
     }
 
     /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let router = self.router();
+        let router = self.router()?;
+        let limits = self.state.limits.clone();
+        let forget = tokio::spawn(async move {
+            let mut every = tokio::time::interval(edge::FORGET_EVERY);
+            loop {
+                every.tick().await;
+                limits.forget_idle();
+            }
+        });
         let sync = tokio::spawn(
             self.state
                 .sessions
@@ -157,6 +172,7 @@ impl Application {
         .await
         .context("serving HTTP")?;
         sync.abort();
+        forget.abort();
         self.state.db.close().await;
         tracing::info!("gateway stopped");
         Ok(())

@@ -339,7 +339,7 @@ pub async fn play_expert(http: &reqwest::Client, gateway: &str, id: Uuid, work: 
     async fn step(http: &reqwest::Client, gateway: &str, id: Uuid, action: &str) -> bool {
         for _ in 0..100 {
             let answer = http
-                                .post(format!("{gateway}/api/tickets/{id}/{action}"))
+                .post(format!("{gateway}/api/tickets/{id}/{action}"))
                 .send()
                 .await;
             match answer.map(|r| r.status()) {
