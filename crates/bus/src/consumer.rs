@@ -14,9 +14,11 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::Channel;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use sysops_contract::RawEnvelope;
 
+use crate::trace::trace_id_of;
 use crate::{Bus, BusError, WorkQueue};
 
 /// A delivered event, parsed.
@@ -256,11 +258,23 @@ async fn settle<H, Fut>(
             Settlement::DeadLetter
         }
         Ok(envelope) => {
+            // Everything logged while handling the event names its trace (the ticket).
+            let trace_id = trace_id_of(&delivery)
+                .or_else(|| envelope.ticket_id.map(|id| id.simple().to_string()));
+            let span = tracing::info_span!(
+                "event",
+                queue = queue.name(),
+                event_type = %envelope.event_type,
+                event_id = %envelope.id,
+                trace_id = trace_id.as_deref().unwrap_or("-"),
+            );
             let incoming = Incoming {
                 envelope,
                 redelivered: delivery.redelivered,
             };
-            handle_with_retries(queue, incoming, handler, options, shutdown).await
+            handle_with_retries(queue, incoming, handler, options, shutdown)
+                .instrument(span)
+                .await
         }
     };
     metrics::counter!("bus_consumed_total", "queue" => queue.name(), "outcome" => settlement.as_str())

@@ -5,6 +5,7 @@
 //! - publishing with publisher confirms and `mandatory`, persistent messages.
 //! - [`consumer`]: prefetch, ack after the handler's effects, bounded redelivery, then the DLQ.
 //! - [`batch`]: the same, handling whatever has arrived together; and the dead-letter tap.
+//! - [`trace`]: the W3C trace context each message carries (trace id = ticket id).
 
 pub mod batch;
 mod config;
@@ -13,6 +14,7 @@ mod error;
 mod publish;
 mod tap;
 pub mod topology;
+pub mod trace;
 
 pub use batch::{run_batch_consumer, BatchOptions, DeadLetter, FromDelivery};
 pub use config::BusConfig;

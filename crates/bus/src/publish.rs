@@ -7,21 +7,10 @@ use lapin::BasicProperties;
 
 use sysops_contract::RawEnvelope;
 
+use crate::trace::{traceparent_for, TRACEPARENT};
 use crate::{Bus, BusError};
 
 const PERSISTENT: u8 = 2;
-
-/// A W3C `traceparent` whose trace id is the ticket id, so every event of one ticket belongs
-/// to one trace across services; the span id comes from the event id.
-pub fn traceparent_for(envelope: &RawEnvelope) -> String {
-    let trace = envelope
-        .ticket_id
-        .unwrap_or(envelope.id)
-        .simple()
-        .to_string();
-    let event = envelope.id.simple().to_string();
-    format!("00-{trace}-{}-01", &event[16..])
-}
 
 impl Bus {
     /// Publishes one event and waits for the broker's confirm.
@@ -38,7 +27,7 @@ impl Bus {
             let body = serde_json::to_vec(envelope).map_err(BusError::Serialize)?;
             let mut headers = FieldTable::default();
             headers.insert(
-                "traceparent".into(),
+                TRACEPARENT.into(),
                 AMQPValue::LongString(traceparent_for(envelope).into()),
             );
             let properties = BasicProperties::default()
@@ -121,27 +110,5 @@ async fn await_confirm(key: &str, confirm: PublisherConfirm) -> Result<(), BusEr
         Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
         Confirmation::Ack(Some(_returned)) => Err(BusError::Unroutable(key.to_owned())),
         Confirmation::Nack(_) => Err(BusError::Nacked(key.to_owned())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use sysops_contract::{Envelope, EventType};
-    use uuid::Uuid;
-
-    #[test]
-    fn the_trace_id_of_every_event_of_a_ticket_is_the_ticket_id() {
-        let ticket = Uuid::now_v7();
-        let a = Envelope::new(
-            EventType::TicketCreated,
-            Some(ticket),
-            serde_json::json!({}),
-        );
-        let b = Envelope::derived(&a, EventType::TicketCategorized, serde_json::json!({}));
-        let (ta, tb) = (super::traceparent_for(&a), super::traceparent_for(&b));
-        assert_eq!(ta.len(), 55);
-        assert_eq!(ta[3..35], tb[3..35]);
-        assert_eq!(&ta[3..35], ticket.simple().to_string());
-        assert_ne!(ta[36..52], tb[36..52]);
     }
 }

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde::Serialize;
+use sysops_bus::trace;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::propagate_header::PropagateHeaderLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -187,23 +189,46 @@ pub async fn json_errors(response: Response) -> Response {
     response
 }
 
-/// Request ids, request tracing, a timeout and JSON error bodies around a service's routes.
+/// The W3C trace context header.
+pub const TRACEPARENT: HeaderName = HeaderName::from_static(trace::TRACEPARENT);
+
+/// Request ids, trace context, request tracing, a timeout and JSON error bodies around a
+/// service's routes. Every request's log lines carry its `request_id` and `trace_id`.
 pub fn with_middleware(router: Router, timeout: Duration) -> Router {
     router
         .layer(axum::middleware::map_response(json_errors))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(PropagateHeaderLayer::new(TRACEPARENT))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let request_id = req
-                    .headers()
-                    .get(REQUEST_ID)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id)
+                let header = |name: &HeaderName| {
+                    req.headers().get(name).and_then(|v| v.to_str().ok())
+                };
+                let request_id = header(&REQUEST_ID).unwrap_or("-");
+                let trace_id = header(&TRACEPARENT).and_then(trace::trace_id).unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id, trace_id)
             }),
         )
+        .layer(axum::middleware::map_request(ensure_traceparent))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Starts a trace for a request that does not continue one (no valid `traceparent`): the
+/// gateway starts it, the services continue it.
+async fn ensure_traceparent(mut req: Request) -> Request {
+    let valid = req
+        .headers()
+        .get(TRACEPARENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(trace::trace_id)
+        .is_some();
+    if !valid {
+        if let Ok(value) = HeaderValue::from_str(&trace::new_traceparent()) {
+            req.headers_mut().insert(TRACEPARENT, value);
+        }
+    }
+    req
 }
 
 /// Binds `addr` (port 0 picks a free port).

@@ -60,7 +60,8 @@ async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Json
         "path": uri.path(),
         "query": uri.query(),
         "request_id": header("x-request-id"),
-        "forwarded_for": header("x-forwarded-for"),
+                "forwarded_for": header("x-forwarded-for"),
+        "traceparent": header("traceparent"),
         "body": String::from_utf8_lossy(&body),
     }))
 }
@@ -571,4 +572,40 @@ async fn only_configured_origins_may_call_the_api_from_a_browser() {
         "https://help.example.com"
     );
     assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn a_trace_is_started_at_the_gateway_or_continued_from_the_client() {
+    let gateway = spawn_gateway().await;
+
+    let started = gateway
+        .client
+        .get(gateway.url("/api/tickets/7"))
+        .send()
+        .await
+        .expect("send");
+    let answered = started.headers()["traceparent"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let echoed = json_of(started).await;
+    assert_eq!(
+        echoed["traceparent"],
+        answered.as_str(),
+        "the service got the gateway's trace"
+    );
+    assert!(
+        answered.starts_with("00-") && answered.len() == 55,
+        "{answered}"
+    );
+
+    let client_trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let continued = gateway
+        .client
+        .get(gateway.url("/api/tickets/7"))
+        .header("traceparent", client_trace)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(json_of(continued).await["traceparent"], client_trace);
 }
