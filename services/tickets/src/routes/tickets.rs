@@ -189,7 +189,7 @@ async fn list(
         offset,
     };
     if let Some(scope) = access::list_scope(&caller) {
-        query.customer_id = scope.customer_id.or(query.customer_id);
+        query.customer_id = scope.customer_id;
         query.assignee = scope.assignee.or(query.assignee);
     }
     let (items, total) = state.store.list(&query).await.map_err(ApiError::from_db)?;
