@@ -177,37 +177,50 @@ async fn bad_sign_ups_and_wrong_passwords_are_refused_with_a_reason() {
 }
 
 #[tokio::test]
-async fn a_refresh_token_renews_once_and_signing_out_ends_the_session() {
+async fn a_refresh_token_renews_once_and_a_replayed_one_ends_the_session() {
     let gw = Gateway::start().await;
     let (_, first) = gw.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let (_, elsewhere) = gw.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let refresh = first["refresh_token"].as_str().expect("a refresh token");
+    let renew =
+        |token: Value| gw.post("/api/auth/refresh", None, json!({ "refresh_token": token }));
 
-    let (status, renewed) = gw
-        .post(
-            "/api/auth/refresh",
-            None,
-            json!({ "refresh_token": refresh }),
-        )
-        .await;
+    let (status, renewed) = renew(json!(refresh)).await;
     assert_eq!(status, StatusCode::OK, "{renewed}");
     assert_ne!(renewed["refresh_token"], first["refresh_token"]);
-    let (status, _) = gw
-        .post(
-            "/api/auth/refresh",
-            None,
-            json!({ "refresh_token": refresh }),
-        )
-        .await;
+    let (status, _) = gw.get("/api/auth/me", &token_of(&renewed)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The spent token again: someone else holds a copy, so the session ends for both.
+    let (status, _) = renew(json!(refresh)).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
         "a used refresh token is spent"
     );
+    let (status, _) = renew(renewed["refresh_token"].clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the session was ended");
+    let (status, _) = gw.get("/api/auth/me", &token_of(&renewed)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = gw.get("/api/auth/me", &token_of(&elsewhere)).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another session of the same user goes on"
+    );
+    gw.stop().await;
+}
 
-    let token = token_of(&renewed);
+#[tokio::test]
+async fn signing_out_ends_the_session_and_only_that_one() {
+    let gw = Gateway::start().await;
+    let (_, first) = gw.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (_, elsewhere) = gw.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let token = token_of(&first);
+
     let (status, _) = gw.post("/api/auth/logout", Some(&token), json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+
     let (status, body) = gw.get("/api/auth/me", &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body["error"]
@@ -218,12 +231,9 @@ async fn a_refresh_token_renews_once_and_signing_out_ends_the_session() {
         .post(
             "/api/auth/refresh",
             None,
-            json!({ "refresh_token": renewed["refresh_token"] }),
+            json!({ "refresh_token": first["refresh_token"] }),
         )
         .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    // Every access token of the session ended; another session of the same user goes on.
-    let (status, _) = gw.get("/api/auth/me", &token_of(&first)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = gw.get("/api/auth/me", &token_of(&elsewhere)).await;
     assert_eq!(status, StatusCode::OK);

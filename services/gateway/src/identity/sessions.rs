@@ -67,21 +67,24 @@ impl Sessions {
     }
 
     /// Renews the session a refresh token belongs to, replacing the token; `None` when the
-    /// token is unknown, already replaced, revoked or expired, or its user is disabled.
+    /// token is unknown, already replaced, revoked or expired, or its user is disabled. A
+    /// token that was already replaced means two parties hold the session (the token was
+    /// copied): the session is ended for both.
     pub async fn renew(
         &self,
         db: &PgPool,
         refresh_token: &str,
     ) -> Result<Option<TokenPair>, sqlx::Error> {
         let (new_token, new_digest) = new_refresh_token();
-        let renewed = store::renew_session(
-            db,
-            &digest(refresh_token),
-            &new_digest,
-            self.refresh_expiry(),
-        )
-        .await?;
+        let presented = digest(refresh_token);
+        let renewed =
+            store::renew_session(db, &presented, &new_digest, self.refresh_expiry()).await?;
         let Some((sid, user_id)) = renewed else {
+            if let Some(sid) = store::session_replaced(db, &presented).await? {
+                tracing::warn!(session = %sid, "a spent refresh token was presented again; session ended");
+                metrics::counter!("gateway_refresh_token_reuse_total").increment(1);
+                self.revoke(db, sid).await?;
+            }
             return Ok(None);
         };
         match store::by_id(db, user_id).await? {

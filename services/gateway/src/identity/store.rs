@@ -170,8 +170,8 @@ pub async fn renew_session(
     expires_at: DateTime<Utc>,
 ) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE sessions SET refresh_hash = $2, renewed_at = now(), expires_at = $3 \
-         WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now() \
+        "UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = $2, renewed_at = now(), \
+         expires_at = $3 WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now() \
          RETURNING id, user_id",
     )
     .bind(old_hash)
@@ -179,6 +179,15 @@ pub async fn renew_session(
     .bind(expires_at)
     .fetch_optional(db)
     .await
+}
+
+/// The live session whose previous refresh token has digest `hash`: one whose spent token is
+/// being presented again.
+pub async fn session_replaced(db: &PgPool, hash: &[u8]) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM sessions WHERE previous_hash = $1 AND revoked_at IS NULL")
+        .bind(hash)
+        .fetch_optional(db)
+        .await
 }
 
 /// Revokes one session.
