@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
 type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 
 fn params(query: Pairs) -> Result<Params, ApiError> {
-    let Query(pairs) = query.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let Query(pairs) = query?;
     Params::new(pairs)
 }
 

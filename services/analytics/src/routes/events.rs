@@ -34,7 +34,7 @@ async fn list(
     State(state): State<AppState>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let Query(p) = params?;
     let event_type = p
         .event_type
         .as_deref()

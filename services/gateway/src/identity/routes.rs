@@ -153,7 +153,7 @@ async fn list(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let Query(p) = params.map_err(|r| ApiError::bad_request(r.body_text()))?;
+    let Query(p) = params?;
     let role = p
         .role
         .as_deref()
@@ -210,7 +210,7 @@ async fn fetch(
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<User>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let Path(id) = id.map_err(bad_path)?;
+    let Path(id) = id?;
     find(&state, id).await.map(Json)
 }
 
@@ -234,7 +234,7 @@ async fn update(
     ApiJson(req): ApiJson<AccountChange>,
 ) -> Result<Json<User>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let Path(id) = id.map_err(bad_path)?;
+    let Path(id) = id?;
     let mut user = find(&state, id).await?;
     let before = (user.role(), user.disabled);
     if id == caller.user_id
@@ -371,10 +371,6 @@ fn check_expert_link(role: Role, expert_id: Option<Uuid>) -> Result<(), ApiError
         ));
     }
     Ok(())
-}
-
-fn bad_path(rejection: PathRejection) -> ApiError {
-    ApiError::bad_request(format!("invalid path: {}", rejection.body_text()))
 }
 
 #[cfg(test)]

@@ -103,15 +103,11 @@ async fn save(
     Ok(saved)
 }
 
-fn bad_id(r: PathRejection) -> ApiError {
-    ApiError::bad_request(format!("invalid path: {}", r.body_text()))
-}
-
 async fn fetch(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(id) = id.map_err(bad_id)?;
+    let Path(id) = id?;
     let expert = experts::get(&state.pool, id)
         .await
         .map_err(ApiError::from_db)?
@@ -141,7 +137,7 @@ async fn replace(
     ApiJson(req): ApiJson<ExpertRequest>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let Path(id) = id.map_err(bad_id)?;
+    let Path(id) = id?;
     tracing::Span::current().record("expert_id", tracing::field::display(id));
     let expert = parse(&state, req)?;
     let mut tx = state.pool.begin().await.map_err(ApiError::from_db)?;

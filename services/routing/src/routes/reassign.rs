@@ -37,8 +37,7 @@ pub async fn reassign(
     id: Result<Path<Uuid>, PathRejection>,
     ApiJson(req): ApiJson<ReassignRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(ticket_id) =
-        id.map_err(|r| ApiError::bad_request(format!("invalid path: {}", r.body_text())))?;
+    let Path(ticket_id) = id?;
     tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
     let by = caller.author();
     let engine = &state.engine;

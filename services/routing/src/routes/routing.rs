@@ -37,8 +37,7 @@ async fn history(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Path(ticket_id) =
-        id.map_err(|r| ApiError::bad_request(format!("invalid path: {}", r.body_text())))?;
+    let Path(ticket_id) = id?;
     let decisions: Vec<Decision> = sqlx::query_as(
         "SELECT event_id, kind, category, pool, detail, decided_at FROM decisions WHERE ticket_id = $1 ORDER BY seq",
     )

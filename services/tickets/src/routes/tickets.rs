@@ -19,7 +19,6 @@ use sysops_platform::auth::{Caller, Identity, Role};
 use sysops_platform::{ApiError, ApiJson};
 
 use crate::domain::{access, Action, NewTicket, NewTicketRequest};
-use crate::routes::{bad_path, bad_query};
 use crate::startup::AppState;
 use crate::store::{ListQuery, Ticket};
 
@@ -117,7 +116,7 @@ async fn fetch(
     caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<Ticket>, ApiError> {
-    let Path(id) = id.map_err(bad_path)?;
+    let Path(id) = id?;
     visible(&state, &caller, id).await.map(Json)
 }
 
@@ -136,7 +135,7 @@ async fn history(
     caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Path(id) = id.map_err(bad_path)?;
+    let Path(id) = id?;
     visible(&state, &caller, id).await?;
     let events = state.store.history(id).await.map_err(ApiError::from_db)?;
     Ok(Json(json!({ "ticket_id": id, "events": events })))
@@ -161,7 +160,7 @@ async fn list(
     caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Query(p) = params.map_err(bad_query)?;
+    let Query(p) = params?;
     let status = p
         .status
         .as_deref()
@@ -218,7 +217,7 @@ async fn lifecycle_move(
     path: Result<Path<(Uuid, String)>, PathRejection>,
     body: Bytes,
 ) -> Result<Json<Ticket>, ApiError> {
-    let Path((id, verb)) = path.map_err(bad_path)?;
+    let Path((id, verb)) = path?;
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
     let action = match verb.as_str() {
         "accept" => Action::Accept,
@@ -287,7 +286,7 @@ async fn recategorize(
     id: Result<Path<Uuid>, PathRejection>,
     ApiJson(req): ApiJson<CategoryRequest>,
 ) -> Result<Json<Ticket>, ApiError> {
-    let Path(id) = id.map_err(bad_path)?;
+    let Path(id) = id?;
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
     access::may(&caller, Action::Recategorize)?;
     if state.taxonomy.category(&req.category).is_none() {
