@@ -2,11 +2,10 @@
 //! hop-by-hop headers, and streams the answer back. Failures of the upstream become JSON errors
 //! that name the service.
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::CONTENT_LENGTH;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use uuid::Uuid;
 use sysops_platform::http::REQUEST_ID;
 use sysops_platform::ApiError;
 
+use crate::edge::client_address;
 use crate::headers::{end_to_end, is_json, upstream_request_headers};
 use crate::startup::AppState;
 use crate::upstream::Service;
@@ -47,10 +47,7 @@ async fn forward_to(
     req: Request,
     request_id: &HeaderValue,
 ) -> Result<Response, ApiError> {
-    let client_ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let client_ip = client_address(req.extensions());
     let (parts, body) = req.into_parts();
     let body = read_body(&parts.headers, body, state.max_body_bytes).await?;
     let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
