@@ -265,6 +265,13 @@ impl Worker {
     ) -> Result<(), HandleError> {
         let m: LifecycleMove = payload(event)?;
         let mut route = routes::lock_or_create(tx, id).await.map_err(db_error)?;
+        if route.status == "done" {
+            // Handled after the ticket's resolution (events of one ticket can be handled
+            // concurrently, and a broker outage delivers them in one burst): the work is over,
+            // and nobody takes the ticket again.
+            tracing::debug!("acceptance of a finished ticket; nothing to do");
+            return Ok(());
+        }
         let open = assignments::open_for(tx, id).await.map_err(db_error)?;
         match (&open, m.assignee) {
             (Some(o), who) if who.is_none_or(|w| w == o.expert_id) && o.status == "assigned" => {

@@ -1,5 +1,6 @@
 //! Routing under concurrency and faults, over real processes: two replicas never double-assign
-//! or overload an expert, redeliveries change nothing, a killed replica loses no ticket.
+//! or overload an expert, redeliveries and late events change nothing, a killed replica loses
+//! no ticket.
 
 mod routing_support;
 
@@ -182,6 +183,67 @@ async fn a_redelivered_categorized_or_rejected_event_changes_nothing() {
         .await
         .expect("rejections");
     assert_eq!(rejections, 1);
+    db.close().await;
+    bus.close().await;
+    env.cleanup().await;
+}
+
+/// Events of one ticket may be handled out of order (concurrent handlers; after a broker
+/// outage the tickets service's outbox sends them in one burst).
+#[tokio::test]
+async fn an_acceptance_handled_after_the_resolution_opens_no_assignment() {
+    let env = TestEnv::new().await;
+    // One handler at a time, so the marker below is handled after the acceptance.
+    let mut service_env = env.service_env();
+    service_env.push(("CONCURRENCY".into(), "1".into()));
+    let routing = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("routing");
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
+    let expert = create_expert(&http, &routing.url(), "ann", json!({"printers": 0.8}), 2).await;
+    let db = env.pool("routing").await;
+    let bus = env.bus();
+    let ticket = Uuid::now_v7();
+    bus.publish(&categorized(ticket, "printers"))
+        .await
+        .expect("published");
+    wait_for("assigned", SETTLE, || async {
+        (count_routes(&db, &["assigned"]).await == 1).then_some(())
+    })
+    .await
+    .expect("the ticket is assigned");
+
+    let resolved = lifecycle(EventType::TicketResolved, ticket, Some(expert));
+    bus.publish(&resolved).await.expect("resolved");
+    wait_for("done", SETTLE, || async {
+        (count_routes(&db, &["done"]).await == 1).then_some(())
+    })
+    .await
+    .expect("the ticket is done");
+    let accepted = lifecycle(EventType::TicketAccepted, ticket, Some(expert));
+    bus.publish(&accepted).await.expect("accepted");
+    let marker = categorized(Uuid::now_v7(), "printers");
+    bus.publish(&marker).await.expect("marker");
+    wait_for("the marker assigned", SETTLE, || async {
+        (count_routes(&db, &["assigned"]).await == 1).then_some(())
+    })
+    .await
+    .expect("marker handled");
+
+    let open = open_assignments(&db).await;
+    assert_eq!(open.len(), 1, "only the marker's: {open:?}");
+    assert_ne!(open[0].0, ticket);
+    assert!(
+        violations(&db).await.is_empty(),
+        "{:?}",
+        violations(&db).await
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM routes WHERE ticket_id = $1")
+        .bind(ticket)
+        .fetch_one(&db)
+        .await
+        .expect("route");
+    assert_eq!(status, "done");
     db.close().await;
     bus.close().await;
     env.cleanup().await;
