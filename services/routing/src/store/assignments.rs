@@ -1,4 +1,8 @@
 //! `assignments`: each time a ticket was given to an expert.
+//!
+//! `assigned_at` and `ended_at` are the statement's clock, not the transaction's start: a
+//! transaction that waited for the ticket's lock opens its assignment after the one it waited
+//! for was closed, and the times say so (an audit of overlapping assignments can trust them).
 
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
@@ -48,8 +52,8 @@ pub async fn open_if_room(
     let opened = sqlx::query(
         "WITH slot AS (UPDATE experts SET load = load + 1, last_assigned_at = now() \
          WHERE id = $2 AND availability = 'available' AND load < capacity RETURNING id) \
-         INSERT INTO assignments (ticket_id, expert_id, pool, attempt, status, accept_due_at) \
-         SELECT $1, id, $3, $4, 'assigned', $5 FROM slot",
+         INSERT INTO assignments (ticket_id, expert_id, pool, attempt, status, accept_due_at, assigned_at) \
+         SELECT $1, id, $3, $4, 'assigned', $5, clock_timestamp() FROM slot",
     )
     .bind(ticket_id)
     .bind(expert_id)
@@ -74,8 +78,8 @@ pub async fn open(
     accept_due_at: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO assignments (ticket_id, expert_id, pool, attempt, status, accept_due_at, accepted_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $5 = 'accepted' THEN now() END)",
+        "INSERT INTO assignments (ticket_id, expert_id, pool, attempt, status, accept_due_at, accepted_at, assigned_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $5 = 'accepted' THEN now() END, clock_timestamp())",
     )
     .bind(ticket_id)
     .bind(expert_id)
@@ -105,7 +109,7 @@ pub async fn close(
     outcome: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "WITH closed AS (UPDATE assignments SET status = $2, ended_at = now() WHERE id = $1 \
+        "WITH closed AS (UPDATE assignments SET status = $2, ended_at = clock_timestamp() WHERE id = $1 \
          RETURNING expert_id) \
          UPDATE experts SET load = load - 1 WHERE id IN (SELECT expert_id FROM closed) AND load > 0",
     )
