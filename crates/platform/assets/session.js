@@ -1,6 +1,9 @@
-// Signing in for the web pages. The access and refresh tokens live in this tab's session
-// storage; every API call sends the access token, an expired one is renewed with the refresh
-// token, and without a session the page asks for an e-mail address and password.
+// Signing in for the web pages (the managers' dashboard, the customers' and the experts'
+// pages). The access and refresh tokens live in this tab's session storage; every API call
+// sends the access token, an expired one is renewed with the refresh token, and without a
+// session the page asks for an e-mail address and password in its `#signin` dialog. A page
+// that lets customers sign up marks the dialog's form `data-action="register"` while it is
+// in that mode: the form's fields then go to `/api/auth/register` instead.
 'use strict';
 
 const Session = (() => {
@@ -49,17 +52,25 @@ const Session = (() => {
       form.onsubmit = async (event) => {
         event.preventDefault();
         const fields = Object.fromEntries(new FormData(form));
-        const { response, body } = await post('/api/auth/login', fields);
+        const registering = form.dataset.action === 'register';
+        // Only the fields the endpoint takes: it refuses any other.
+        const credentials = { email: fields.email, password: fields.password };
+        if (registering && fields.name && fields.name.trim()) credentials.name = fields.name.trim();
+        note.textContent = '';
+        const { response, body } = await post(registering ? '/api/auth/register' : '/api/auth/login', credentials)
+          .catch(() => ({ response: { ok: false, status: 0 }, body: { error: 'the server cannot be reached; try again' } }));
         if (!response.ok) {
           note.textContent = body.error || `could not sign in (HTTP ${response.status})`;
           return;
         }
         save(body);
         form.reset();
-        dialog.close();
         signingIn = null;
+        dialog.close();
         resolve(body);
       };
+      // Escape closes a modal dialog; the page cannot go on without a session, so it stays.
+      dialog.onclose = () => { if (signingIn) dialog.showModal(); };
       dialog.showModal();
     });
     return signingIn;
