@@ -93,6 +93,14 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/dashboard/app.js", Access::Public),
     rule("GET", "/dashboard/session.js", Access::Public),
     rule("GET", "/dashboard/app.css", Access::Public),
+    // The customers' and experts' pages (crate::pages): public too, for the same reason.
+    rule("GET", "/customer", Access::Public),
+    rule("GET", "/expert", Access::Public),
+    rule("GET", "/pages/pages.css", Access::Public),
+    rule("GET", "/pages/session.js", Access::Public),
+    rule("GET", "/pages/ui.js", Access::Public),
+    rule("GET", "/pages/customer.js", Access::Public),
+    rule("GET", "/pages/expert.js", Access::Public),
 ];
 
 /// Where people sign up, sign in and renew: limited per address more strictly than the rest.
@@ -227,6 +235,8 @@ mod tests {
             "/api/ticketsx",
             "/api/tickets/1/launch",
             "/dashboard/secret",
+            "/pages/secret.js",
+            "/customer/1",
             "/api",
         ] {
             assert_eq!(lookup(&Method::GET, path), Lookup::NoSuchPath, "{path}");

@@ -23,7 +23,7 @@ use crate::edge::{self, Limits};
 use crate::identity::sessions::Sessions;
 use crate::identity::{self, bootstrap_admin};
 use crate::upstream::{Service, Upstreams};
-use crate::{health, home, policy, proxy};
+use crate::{health, home, pages, policy, proxy};
 
 /// Longest wait for a TCP connection to a service; a service that is down refuses at once,
 /// one that is unreachable should not hold the client for the whole upstream timeout.
@@ -133,6 +133,7 @@ impl Application {
             .route("/api/{*path}", any(proxy::forward))
             .route("/dashboard", any(proxy::forward))
             .route("/dashboard/{*path}", any(proxy::forward))
+            .merge(pages::router())
             .fallback(http::not_found)
             .layer(middleware::from_fn_with_state(
                 self.state.clone(),
