@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::process::Command;
 
 /// The Chromium binary (`CHROMIUM` overrides Debian's).
-fn chromium() -> String {
+pub(crate) fn chromium() -> String {
     std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into())
 }
 

@@ -2,6 +2,7 @@
 //! The tests live in `tests/`; this library holds what they share.
 
 pub mod browser;
+pub mod driver;
 pub mod faults;
 pub mod load;
 pub mod synthetic;
