@@ -2,7 +2,8 @@
 //! gateway, on the whole system. A customer signs up on the customer page, is told what is
 //! wrong with a ticket the API refuses, submits one and watches it get assigned; the expert it
 //! went to signs in on the expert page and accepts it; the expert's page, the API and the
-//! customer's page all show it accepted. Screenshots are kept as artifacts.
+//! customer's page all show it accepted. She resolves it with a note, which the customer reads
+//! before closing the ticket. Screenshots are kept as artifacts.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -137,7 +138,7 @@ async fn keep_screenshot(tab: &Tab, name: &str) {
 }
 
 #[tokio::test]
-async fn a_customer_submits_a_ticket_on_the_customer_page_and_the_assigned_expert_accepts_it_on_the_expert_page(
+async fn a_customer_submits_a_ticket_on_the_customer_page_and_the_assigned_expert_accepts_and_resolves_it_on_the_expert_page(
 ) {
     let stack = Stack::start().await.expect("the stack starts");
     let base = stack.gateway.url();
@@ -344,6 +345,63 @@ async fn a_customer_submits_a_ticket_on_the_customer_page_and_the_assigned_exper
         )
         .await
         .expect("accepted on the customer's page");
+
+    // She resolves it with a note for the customer.
+    expert.show().await.expect("shown");
+    let in_progress = format!("#accepted li[data-id=\"{id}\"]");
+    expert
+        .click(&format!("{in_progress} button[data-action=resolve]"))
+        .await
+        .expect("clicked");
+    expert
+        .fill(
+            &format!("{in_progress} textarea"),
+            "Replaced the router's power supply.",
+        )
+        .await
+        .expect("typed");
+    expert
+        .click(&format!("{in_progress} form.confirm button[type=submit]"))
+        .await
+        .expect("clicked");
+    expert
+        .wait_for(
+            "the ticket resolved",
+            &format!(
+                "!!document.querySelector('#resolved li[data-id=\"{id}\"][data-status=resolved]')"
+            ),
+            REACT,
+        )
+        .await
+        .expect("resolved on the page");
+
+    // The customer reads the note in the history and closes the ticket.
+    customer.show().await.expect("shown");
+    customer
+        .wait_for(
+            "the note in the customer's history",
+            "document.getElementById('detail-history').textContent.includes('power supply')",
+            REACT,
+        )
+        .await
+        .expect("the note shown");
+    customer
+        .click("#detail-actions button.primary")
+        .await
+        .expect("clicked");
+    customer
+        .click("#detail-actions form.confirm button[type=submit]")
+        .await
+        .expect("clicked");
+    customer
+        .wait_for(
+            "the ticket closed",
+            &format!("document.querySelector('{row}')?.dataset.status === 'closed'"),
+            REACT,
+        )
+        .await
+        .expect("closed on the page");
+    assert_eq!(stack.ticket(id).await.expect("read")["status"], "closed");
 
     chromium.close().await;
     stack.shutdown().await;
