@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{Channel, Priority};
 
 /// `ticket.created`: the ticket as the customer submitted it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketCreated {
     pub title: String,
     pub description: String,
@@ -22,7 +22,7 @@ pub struct TicketCreated {
 }
 
 /// Which part of the categorizer chain decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     Llm,
@@ -41,14 +41,14 @@ impl Method {
 }
 
 /// One category the categorizer considered, with its score in 0..1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CategoryScore {
     pub category: String,
     pub score: f32,
 }
 
 /// `ticket.categorized`: the categorizer's decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketCategorized {
     pub category: String,
     /// Calibrated probability that `category` is right, 0..1.
@@ -82,7 +82,7 @@ pub struct TicketCategorized {
 }
 
 /// `ticket.recategorized`: a human's correction.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketRecategorized {
     #[serde(default)]
     pub from: Option<String>,
@@ -98,7 +98,7 @@ pub struct TicketRecategorized {
 }
 
 /// `ticket.queued`: no expert is free; the ticket waits in the pool's backlog.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketQueued {
     pub category: String,
     pub pool: String,
@@ -107,7 +107,7 @@ pub struct TicketQueued {
 }
 
 /// One expert considered for an assignment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CandidateScore {
     pub expert_id: Uuid,
     pub name: String,
@@ -117,14 +117,14 @@ pub struct CandidateScore {
 }
 
 /// Why an expert got a ticket: every candidate, the winner and the reason.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecisionRecord {
     pub candidates: Vec<CandidateScore>,
     pub reason: String,
 }
 
 /// `ticket.assigned`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketAssigned {
     pub pool: String,
     pub expert_id: Uuid,
@@ -136,7 +136,7 @@ pub struct TicketAssigned {
 
 /// `ticket.accepted`, `ticket.rejected`, `ticket.resolved`, `ticket.cancelled`, `ticket.closed`:
 /// a person moved the ticket along its lifecycle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LifecycleMove {
     pub by: String,
     #[serde(default)]
@@ -147,7 +147,7 @@ pub struct LifecycleMove {
 }
 
 /// Which SLA clock ran out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SlaClock {
     Assign,
@@ -156,14 +156,14 @@ pub enum SlaClock {
 }
 
 /// `ticket.sla_breached`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketSlaBreached {
     pub clock: SlaClock,
     pub due_at: DateTime<Utc>,
 }
 
 /// Whether an expert can take work now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
     Available,
@@ -172,14 +172,14 @@ pub enum Availability {
 }
 
 /// A skill: a pool the expert serves and how well, 0..1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Skill {
     pub pool: String,
     pub proficiency: f32,
 }
 
 /// `expert.changed`: the expert's state after an admin's change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExpertChanged {
     pub expert_id: Uuid,
     pub name: String,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 /// `ticket.unassigned`: routing took an assignment back (the expert did not accept in time, a
 /// manager moved the ticket, or its category changed). A `ticket.assigned` or `ticket.queued`
 /// follows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketUnassigned {
     /// The expert who had the ticket.
     pub expert_id: Uuid,
@@ -20,7 +20,7 @@ pub struct TicketUnassigned {
 
 /// `ticket.escalated`: the ticket was rejected too often; a manager must decide
 /// (the ticket goes to `needs_review`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TicketEscalated {
     pub pool: String,
     /// How many experts rejected it.

@@ -29,7 +29,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 const LEEWAY_SECS: u64 = 5;
 
 /// What a user may do, from least to most.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Submits tickets and follows their own.

@@ -28,11 +28,15 @@ pub struct ApiError {
     pub detail: Option<serde_json::Value>,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What is wrong, in words for a person.
+    pub error: String,
+    /// Particulars when there are any: the fields at fault, the allowed values, a limit.
     #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<&'a serde_json::Value>,
+    pub detail: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -82,8 +86,15 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
-    /// Maps a database error: unreachable -> 503, anything else -> 500.
+    /// Maps a database error: unreachable -> 503, text PostgreSQL cannot hold -> 400,
+    /// anything else -> 500.
     pub fn from_db(e: sqlx::Error) -> Self {
+        // Rust strings are valid UTF-8, so the one character PostgreSQL refuses in text
+        // (SQLSTATE 22021, or 22P05 on conversion) is NUL, from a body or a query string.
+        let code = e.as_database_error().and_then(|d| d.code());
+        if matches!(code.as_deref(), Some("22021" | "22P05")) {
+            return Self::bad_request("text must not contain the NUL character (\\u0000)");
+        }
         if crate::db::is_transient(&e) {
             tracing::warn!(error = %e, "database unavailable");
             Self::unavailable("the database is unavailable; try again shortly")
@@ -96,8 +107,8 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: &self.error,
-            detail: self.detail.as_ref(),
+            error: self.error,
+            detail: self.detail,
         };
         (self.status, Json(body)).into_response()
     }

@@ -12,3 +12,8 @@ pub mod store;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "analytics";
+
+/// This service's routes, described for the gateway's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <routes::doc::ApiDoc as utoipa::OpenApi>::openapi()
+}

@@ -15,28 +15,35 @@ use crate::upstream::{Service, Upstreams};
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The health of the whole system.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SystemHealth {
     /// `degraded` when any service is unhealthy.
     pub status: SystemStatus,
+    /// Each service behind the gateway by name.
+    #[schema(value_type = BTreeMap<String, ServiceHealth>)]
     pub services: BTreeMap<&'static str, ServiceHealth>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SystemStatus {
     Healthy,
     Degraded,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServiceHealth {
     Healthy,
     Unhealthy,
 }
 
-/// Answers 200 whatever the outcome, so callers can read which service is down.
+/// The health of every service. Answers 200 whatever the outcome, so callers can read which
+/// service is down.
+#[utoipa::path(
+    get, path = "/api/health", tag = "gateway",
+    responses((status = 200, description = "Each service's health", body = SystemHealth))
+)]
 pub async fn system_health(State(state): State<AppState>) -> Json<SystemHealth> {
     let probes = Service::ALL.map(|service| {
         let state = &state;

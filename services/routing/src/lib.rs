@@ -14,3 +14,12 @@ pub mod worker;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "routing";
+
+/// This service's routes, described for the gateway's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = routes::experts::ApiDoc::openapi();
+    doc.merge(routes::pools::ApiDoc::openapi());
+    doc.merge(routes::routing::ApiDoc::openapi());
+    doc
+}

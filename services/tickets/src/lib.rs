@@ -11,3 +11,8 @@ pub mod store;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "tickets";
+
+/// This service's routes, described for the gateway's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <routes::tickets::ApiDoc as utoipa::OpenApi>::openapi()
+}

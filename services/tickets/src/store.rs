@@ -12,7 +12,7 @@ use sysops_platform::outbox::Outbox;
 use crate::domain::access::Parties;
 
 /// A ticket as stored and as the API shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Ticket {
     pub id: Uuid,
     pub title: String,
@@ -21,14 +21,23 @@ pub struct Ticket {
     /// The customer account that submitted it; none when staff entered it for someone.
     pub customer_id: Option<Uuid>,
     pub region: Option<String>,
+    #[schema(value_type = sysops_contract::Channel)]
     pub channel: String,
+    #[schema(value_type = sysops_contract::Priority)]
     pub priority: String,
+    #[schema(value_type = sysops_contract::TicketStatus)]
     pub status: String,
+    /// The category, once the categorizer or a person decided it.
     pub category: Option<String>,
+    /// How sure the categorizer was, 0 to 1 (1 for a person's choice).
     pub confidence: Option<f32>,
+    /// Who decided the category: `llm`, `embedding`, `keyword` or `human`.
     pub method: Option<String>,
+    /// Waits for a person to pick the category or the expert.
     pub needs_review: bool,
+    /// The skill pool the category belongs to.
     pub pool: Option<String>,
+    /// The expert the ticket is assigned to.
     pub assignee: Option<Uuid>,
     pub assignee_name: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -55,15 +64,18 @@ impl Ticket {
     }
 }
 
-/// One entry of a ticket's history.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// One entry of a ticket's history: an event, as published.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct HistoryEntry {
     #[serde(rename = "id")]
     pub event_id: Uuid,
+    /// The event type, such as `ticket.created` or `ticket.assigned`.
     #[serde(rename = "type")]
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
+    /// The event that caused this one, when another event did.
     pub causation_id: Option<Uuid>,
+    /// The event's payload, as its type defines it.
     pub data: serde_json::Value,
 }
 

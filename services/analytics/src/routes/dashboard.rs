@@ -71,21 +71,54 @@ fn filters_only(query: Pairs) -> Result<Filters, ApiError> {
     Ok(filters)
 }
 
-async fn summary(State(state): State<AppState>, query: Pairs) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/dashboard/summary", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters),
+    responses(
+        (status = 200, description = "Volumes, open tickets, SLA breaches and categorizer figures", body = super::doc::Report),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn summary(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Json<Value>, ApiError> {
     let f = filters_only(query)?;
     run(&state, "summary", move |frames| query::summary(&frames, &f))
         .await
         .map(Json)
 }
 
-async fn routing(State(state): State<AppState>, query: Pairs) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/dashboard/routing", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters),
+    responses(
+        (status = 200, description = "Routing by pool and by expert", body = super::doc::Report),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn routing(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Json<Value>, ApiError> {
     let f = filters_only(query)?;
     run(&state, "routing", move |frames| query::routing(&frames, &f))
         .await
         .map(Json)
 }
 
-async fn volume(State(state): State<AppState>, query: Pairs) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/analytics/tickets", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters, super::doc::VolumeParams),
+    responses(
+        (status = 200, description = "Tickets per period", body = super::doc::Report),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn volume(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Json<Value>, ApiError> {
     let mut p = params(query)?;
     let now = Utc::now();
     let f = p.filters(now)?;
@@ -98,7 +131,18 @@ async fn volume(State(state): State<AppState>, query: Pairs) -> Result<Json<Valu
     .map(Json)
 }
 
-async fn performance(State(state): State<AppState>, query: Pairs) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/analytics/performance", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters),
+    responses(
+        (status = 200, description = "Stage durations: percentiles and the slowest tickets", body = super::doc::Report),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn performance(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Json<Value>, ApiError> {
     let f = filters_only(query)?;
     run(&state, "performance", move |frames| {
         query::performance(&frames, &f)
@@ -107,7 +151,18 @@ async fn performance(State(state): State<AppState>, query: Pairs) -> Result<Json
     .map(Json)
 }
 
-async fn trends(State(state): State<AppState>, query: Pairs) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/analytics/trends", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters, super::doc::TrendParams),
+    responses(
+        (status = 200, description = "Daily series", body = super::doc::Report),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn trends(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Json<Value>, ApiError> {
     let mut p = params(query)?;
     let now = Utc::now();
     let f = p.filters(now)?;
@@ -127,7 +182,18 @@ async fn trends(State(state): State<AppState>, query: Pairs) -> Result<Json<Valu
     .map(Json)
 }
 
-async fn pools(State(state): State<AppState>, query: Pairs) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/analytics/pools", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters),
+    responses(
+        (status = 200, description = "Figures per pool", body = super::doc::Report),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn pools(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Json<Value>, ApiError> {
     let f = filters_only(query)?;
     run(&state, "pools", move |frames| query::pools(&frames, &f))
         .await
@@ -135,7 +201,16 @@ async fn pools(State(state): State<AppState>, query: Pairs) -> Result<Json<Value
 }
 
 /// One pool: its routing figures, performance and summary.
-async fn pool(
+#[utoipa::path(
+    get, path = "/api/analytics/pools/{pool}", tag = "analytics", security(("bearer" = [])),
+    params(("pool" = String, Path, description = "The pool's name"), super::doc::Filters),
+    responses(
+        (status = 200, description = "One pool's routing, summary and performance", body = super::doc::Report),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+        (status = 404, description = "No ticket or expert of this pool yet", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn pool(
     State(state): State<AppState>,
     Path(name): Path<String>,
     query: Pairs,
@@ -287,7 +362,18 @@ fn file(format: Format, name: &str, df: DataFrame) -> Result<Response, ApiError>
 
 /// `GET /api/analytics/drilldown`: the tickets behind a figure, as JSON (paged) or as a CSV
 /// or Parquet file (all of them).
-async fn drilldown(State(state): State<AppState>, query: Pairs) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get, path = "/api/analytics/drilldown", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters, super::doc::DrillParams),
+    responses(
+        (status = 200, description = "The matching tickets: a JSON page, or every one as CSV or Parquet", content((super::doc::DrillPage = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.apache.parquet"))),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn drilldown(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Response, ApiError> {
     let mut p = params(query)?;
     let now = Utc::now();
     let f = p.filters(now)?;
@@ -322,7 +408,18 @@ async fn drilldown(State(state): State<AppState>, query: Pairs) -> Result<Respon
 }
 
 /// `GET /api/analytics/dead-letters`: messages the broker dead-lettered, newest first.
-async fn dead_letters(State(state): State<AppState>, query: Pairs) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get, path = "/api/analytics/dead-letters", tag = "analytics", security(("bearer" = [])),
+    params(super::doc::Filters, super::doc::DeadLetterParams),
+    responses(
+        (status = 200, description = "Dead-lettered messages, newest first: JSON, CSV or Parquet", content((super::doc::Report = "application/json"), (String = "text/csv"), (Vec<u8> = "application/vnd.apache.parquet"))),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn dead_letters(
+    State(state): State<AppState>,
+    query: Pairs,
+) -> Result<Response, ApiError> {
     let mut p = params(query)?;
     let f = p.filters(Utc::now())?;
     let queue = p.text("queue");

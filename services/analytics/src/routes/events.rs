@@ -21,16 +21,31 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/analytics/events", get(list))
 }
 
-#[derive(Debug, Deserialize)]
+/// Query of `GET /api/analytics/events`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Params {
+#[into_params(parameter_in = Query)]
+pub(super) struct Params {
+    /// Only this ticket's events.
     ticket_id: Option<Uuid>,
+    /// Only events of this type, such as `ticket.assigned`.
     #[serde(rename = "type")]
     event_type: Option<String>,
+    /// At most this many, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
-async fn list(
+/// Stored events, oldest first.
+#[utoipa::path(
+    get, path = "/api/analytics/events", tag = "analytics", security(("bearer" = [])),
+    params(Params),
+    responses(
+        (status = 200, description = "The events", body = super::doc::EventList),
+        (status = 400, description = "An unknown parameter or a bad value", body = sysops_platform::http::ErrorBody),
+    )
+)]
+pub(super) async fn list(
     State(state): State<AppState>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {

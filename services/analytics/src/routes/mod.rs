@@ -1,5 +1,6 @@
 //! HTTP routes of the analytics service.
 
 pub mod dashboard;
+pub mod doc;
 pub mod events;
 pub mod page;

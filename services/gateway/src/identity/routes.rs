@@ -7,11 +7,12 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use sysops_platform::auth::{unauthorized, Caller, Role};
+use sysops_platform::http::ErrorBody;
 use sysops_platform::{ApiError, ApiJson};
 
 use super::password;
@@ -35,16 +36,38 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/{id}", get(fetch).patch(update))
 }
 
+/// The identity routes, described for the OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(register, login, refresh, logout, me, list, create, fetch, update),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, renewal and sign-out"),
+        (name = "users", description = "Accounts, managed by admins"),
+    )
+)]
+pub struct ApiDoc;
+
 /// Body of `POST /api/auth/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Registration {
     email: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
     password: String,
     name: Option<String>,
 }
 
 /// A customer signs up and is signed in.
+#[utoipa::path(
+    post, path = "/api/auth/register", tag = "auth",
+    request_body = Registration,
+    responses(
+        (status = 201, description = "Signed up and signed in", body = TokenPair),
+        (status = 409, description = "An account with this e-mail address exists", body = ErrorBody),
+        (status = 422, description = "The address or password is not acceptable", body = ErrorBody),
+    )
+)]
 async fn register(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Registration>,
@@ -61,13 +84,23 @@ async fn register(
 }
 
 /// Body of `POST /api/auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
     email: String,
     password: String,
 }
 
+/// Signs in: a short-lived access token and a refresh token.
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Signed in", body = TokenPair),
+        (status = 401, description = "Wrong e-mail address or password", body = ErrorBody),
+        (status = 403, description = "The account is disabled", body = ErrorBody),
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Credentials>,
@@ -98,12 +131,22 @@ async fn login(
 }
 
 /// Body of `POST /api/auth/refresh`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Renewal {
     refresh_token: String,
 }
 
+/// Renews a session: a new pair for the refresh token, which is spent. A spent token
+/// presented again ends the session.
+#[utoipa::path(
+    post, path = "/api/auth/refresh", tag = "auth",
+    request_body = Renewal,
+    responses(
+        (status = 200, description = "Renewed", body = TokenPair),
+        (status = 401, description = "Unknown, spent, revoked or expired", body = ErrorBody),
+    )
+)]
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<Renewal>,
@@ -120,7 +163,11 @@ async fn refresh(
     })
 }
 
-/// Ends the caller's session.
+/// Ends the caller's session; its tokens stop working.
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"))
+)]
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     state
         .sessions
@@ -130,6 +177,14 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The caller's account.
+#[utoipa::path(
+    get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = User),
+        (status = 404, description = "The account no longer exists", body = ErrorBody),
+    )
+)]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<User>, ApiError> {
     store::by_id(&state.db, caller.user_id)
         .await
@@ -139,19 +194,44 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<User>,
 }
 
 /// Query string of `GET /api/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only accounts of this role.
+    #[param(value_type = Option<Role>)]
     role: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// Accounts to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
+/// A page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+struct UserPage {
+    items: Vec<User>,
+    total: i64,
+    limit: i64,
+    offset: i64,
+}
+
+/// The accounts, oldest first.
+#[utoipa::path(
+    get, path = "/api/users", tag = "users", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of accounts", body = UserPage),
+        (status = 400, description = "A bad filter or paging", body = ErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserPage>, ApiError> {
     caller.require(&[Role::Admin])?;
     let Query(p) = params?;
     let role = p
@@ -170,23 +250,39 @@ async fn list(
     let (items, total) = store::list(&state.db, role, limit, offset)
         .await
         .map_err(ApiError::from_db)?;
-    Ok(Json(
-        json!({ "items": items, "total": total, "limit": limit, "offset": offset }),
-    ))
+    Ok(Json(UserPage {
+        items,
+        total,
+        limit,
+        offset,
+    }))
 }
 
 /// Body of `POST /api/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewAccount {
     email: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
     password: String,
     role: Role,
     name: Option<String>,
+    /// For an expert account: the routing expert it works as (required).
     expert_id: Option<Uuid>,
 }
 
 /// An admin creates an account of any role.
+#[utoipa::path(
+    post, path = "/api/users", tag = "users", security(("bearer" = [])),
+    request_body = NewAccount,
+    responses(
+        (status = 201, description = "Created; `Location` names it", body = User,
+         headers(("location" = String, description = "The account's URL"))),
+        (status = 409, description = "An account with this e-mail address exists", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable", body = ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -204,6 +300,15 @@ async fn create(
     ))
 }
 
+/// One account.
+#[utoipa::path(
+    get, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account", body = User),
+        (status = 404, description = "No such account", body = ErrorBody),
+    )
+)]
 async fn fetch(
     State(state): State<AppState>,
     caller: Caller,
@@ -215,7 +320,7 @@ async fn fetch(
 }
 
 /// Body of `PATCH /api/users/{id}`: the fields to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AccountChange {
     name: Option<String>,
@@ -227,6 +332,17 @@ struct AccountChange {
 
 /// An admin changes an account. A change of role, password or a disabling signs the user
 /// out everywhere.
+#[utoipa::path(
+    patch, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The account's id")),
+    request_body = AccountChange,
+    responses(
+        (status = 200, description = "Changed", body = User),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Admins may not disable or demote themselves", body = ErrorBody),
+        (status = 422, description = "A field is not acceptable", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,

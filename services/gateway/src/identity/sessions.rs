@@ -24,13 +24,16 @@ use super::store::{self, User};
 const SYNC_EVERY: Duration = Duration::from_secs(2);
 
 /// What signing in or renewing answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenPair {
+    /// Send it as `Authorization: Bearer <access_token>`.
     pub access_token: String,
+    /// Always `Bearer`.
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: u64,
     pub expires_at: DateTime<Utc>,
+    /// Renews the pair once, at `POST /api/auth/refresh`.
     pub refresh_token: String,
     pub user: User,
 }

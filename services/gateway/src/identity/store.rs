@@ -8,15 +8,18 @@ use uuid::Uuid;
 use sysops_platform::auth::{Identity, Role};
 
 /// An account as stored; the API never shows the password hash.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
     pub name: String,
     #[sqlx(try_from = "String")]
+    #[schema(value_type = sysops_platform::auth::Role)]
     pub role: RoleName,
+    /// The routing expert an expert account works as.
     pub expert_id: Option<Uuid>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sysops_contract::Availability;
 
 /// Body of `POST /api/experts` and `PUT /api/experts/{id}`; also one entry of the seed roster.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpertRequest {
     pub name: String,
@@ -17,15 +17,20 @@ pub struct ExpertRequest {
     #[serde(default)]
     pub phone: Option<String>,
     /// Pool name -> proficiency in (0, 1].
+    #[schema(value_type = std::collections::HashMap<String, f32>)]
     pub skills: BTreeMap<String, f32>,
+    /// Regions served (any when empty).
     #[serde(default)]
     pub regions: Vec<String>,
+    /// `available` unless given.
     #[serde(default = "default_availability")]
     pub availability: Availability,
     /// Most open tickets at once.
+    #[schema(minimum = 1)]
     pub capacity: i32,
     /// Daily shift window in UTC, `HH:MM`; both or neither.
     #[serde(default)]
+    #[schema(pattern = "^[0-2][0-9]:[0-5][0-9]$")]
     pub shift_start: Option<String>,
     #[serde(default)]
     pub shift_end: Option<String>,

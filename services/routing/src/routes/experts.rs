@@ -7,8 +7,9 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use sysops_platform::auth::{Caller, Role};
@@ -25,19 +26,48 @@ pub fn router() -> Router<AppState> {
         .route("/api/experts/{id}", get(fetch).put(replace))
 }
 
+/// The roster's routes, described for the gateway's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, create, fetch, replace),
+    tags((name = "experts", description = "The roster: experts, their skills, regions, availability and capacity"))
+)]
+pub struct ApiDoc;
+
 /// Query of `GET /api/experts`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only experts serving this pool.
     pool: Option<String>,
+    /// Only experts with this availability.
+    #[param(value_type = Option<sysops_contract::Availability>)]
     availability: Option<String>,
+    /// Only experts serving this region.
     region: Option<String>,
 }
 
+/// The roster, or part of it.
+#[derive(Debug, Serialize, ToSchema)]
+struct ExpertList {
+    total: usize,
+    experts: Vec<Expert>,
+}
+
+/// The experts, by name.
+#[utoipa::path(
+    get, path = "/api/experts", tag = "experts", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "The experts", body = ExpertList),
+        (status = 400, description = "An unknown filter", body = sysops_platform::http::ErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExpertList>, ApiError> {
     let Query(p) =
         params.map_err(|r| ApiError::bad_request(format!("invalid query: {}", r.body_text())))?;
     let filter = ExpertFilter {
@@ -48,7 +78,10 @@ async fn list(
     let list = experts::list(&state.pool, &filter)
         .await
         .map_err(ApiError::from_db)?;
-    Ok(Json(json!({ "total": list.len(), "experts": list })))
+    Ok(Json(ExpertList {
+        total: list.len(),
+        experts: list,
+    }))
 }
 
 fn parse(state: &AppState, req: ExpertRequest) -> Result<NewExpert, ApiError> {
@@ -64,6 +97,16 @@ fn parse(state: &AppState, req: ExpertRequest) -> Result<NewExpert, ApiError> {
     })
 }
 
+/// Adds an expert; the pool backlogs they can serve are assigned to them at once.
+#[utoipa::path(
+    post, path = "/api/experts", tag = "experts", security(("bearer" = [])),
+    request_body = ExpertRequest,
+    responses(
+        (status = 201, description = "Added; `Location` names it", body = Expert,
+         headers(("location" = String, description = "The expert's URL"))),
+        (status = 422, description = "A field is invalid; `detail` lists each one", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
@@ -103,10 +146,38 @@ async fn save(
     Ok(saved)
 }
 
+/// One of an expert's open assignments.
+#[derive(Debug, Serialize, ToSchema)]
+struct OpenAssignmentView {
+    ticket_id: Uuid,
+    pool: String,
+    /// `assigned` or `accepted`.
+    status: String,
+    /// 1 for the ticket's first assignment, more after rejections or take-backs.
+    attempt: i32,
+}
+
+/// An expert and what they hold now.
+#[derive(Debug, Serialize, ToSchema)]
+struct ExpertDetail {
+    #[serde(flatten)]
+    expert: Expert,
+    open_assignments: Vec<OpenAssignmentView>,
+}
+
+/// An expert with their open assignments, oldest first.
+#[utoipa::path(
+    get, path = "/api/experts/{id}", tag = "experts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    responses(
+        (status = 200, description = "The expert", body = ExpertDetail),
+        (status = 404, description = "No such expert", body = sysops_platform::http::ErrorBody),
+    )
+)]
 async fn fetch(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExpertDetail>, ApiError> {
     let Path(id) = id?;
     let expert = experts::get(&state.pool, id)
         .await
@@ -120,22 +191,47 @@ async fn fetch(
     .fetch_all(&state.pool)
     .await
     .map_err(ApiError::from_db)?;
-    let open: Vec<Value> = open
+    let open_assignments = open
         .into_iter()
-        .map(|(t, p, s, a)| json!({ "ticket_id": t, "pool": p, "status": s, "attempt": a }))
+        .map(|(ticket_id, pool, status, attempt)| OpenAssignmentView {
+            ticket_id,
+            pool,
+            status,
+            attempt,
+        })
         .collect();
-    let mut body = serde_json::to_value(expert).map_err(|e| ApiError::internal(&e))?;
-    body["open_assignments"] = json!(open);
-    Ok(Json(body))
+    Ok(Json(ExpertDetail {
+        expert,
+        open_assignments,
+    }))
 }
 
+/// An expert as changed, and how many backlog tickets the change let them take.
+#[derive(Debug, Serialize, ToSchema)]
+struct ExpertChange {
+    #[serde(flatten)]
+    expert: Expert,
+    backlog_assigned: usize,
+}
+
+/// Replaces an expert's details; the backlog the change makes room for is assigned at once.
+#[utoipa::path(
+    put, path = "/api/experts/{id}", tag = "experts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The expert's id")),
+    request_body = ExpertRequest,
+    responses(
+        (status = 200, description = "Changed", body = ExpertChange),
+        (status = 404, description = "No such expert", body = sysops_platform::http::ErrorBody),
+        (status = 422, description = "A field is invalid; `detail` lists each one", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(expert_id))]
 async fn replace(
     State(state): State<AppState>,
     caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
     ApiJson(req): ApiJson<ExpertRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExpertChange>, ApiError> {
     caller.require(&[Role::Admin])?;
     let Path(id) = id?;
     tracing::Span::current().record("expert_id", tracing::field::display(id));
@@ -151,7 +247,8 @@ async fn replace(
     }
     let (stored, assigned) = save(&state, tx, id, &expert).await?;
     tracing::info!(assigned, "expert changed");
-    let mut body = serde_json::to_value(stored).map_err(|e| ApiError::internal(&e))?;
-    body["backlog_assigned"] = json!(assigned);
-    Ok(Json(body))
+    Ok(Json(ExpertChange {
+        expert: stored,
+        backlog_assigned: assigned,
+    }))
 }

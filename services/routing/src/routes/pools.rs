@@ -7,7 +7,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use sysops_platform::ApiError;
@@ -20,20 +21,32 @@ pub fn router() -> Router<AppState> {
         .route("/api/pools/{name}", get(fetch))
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// The pools' routes, described for the gateway's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(list, fetch),
+    tags((name = "pools", description = "Skill pools: members, load and backlog"))
+)]
+pub struct ApiDoc;
+
+/// A ticket waiting in a pool's backlog.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 struct BacklogEntry {
     ticket_id: Uuid,
     category: Option<String>,
+    #[schema(value_type = sysops_contract::Priority)]
     priority: String,
     region: Option<String>,
     queued_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// An expert serving a pool.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 struct Member {
     id: Uuid,
     name: String,
     proficiency: f32,
+    #[schema(value_type = sysops_contract::Availability)]
     availability: String,
     regions: Vec<String>,
     load: i32,
@@ -41,7 +54,7 @@ struct Member {
 }
 
 /// Figures of every pool that has any: backlog, open assignments, members, capacity.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, ToSchema)]
 struct Figures {
     backlog: i64,
     /// Open assignments of the pool's tickets.
@@ -85,31 +98,73 @@ async fn figures(state: &AppState) -> Result<HashMap<String, Figures>, ApiError>
         .collect())
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// A pool with its figures.
+#[derive(Debug, Serialize, ToSchema)]
+struct PoolSummary {
+    name: String,
+    /// The taxonomy's categories routed to this pool.
+    categories: Vec<String>,
+    #[serde(flatten)]
+    figures: Figures,
+}
+
+/// Every pool of the taxonomy.
+#[derive(Debug, Serialize, ToSchema)]
+struct PoolList {
+    pools: Vec<PoolSummary>,
+}
+
+/// Every pool of the taxonomy with its backlog, load, members and capacity.
+#[utoipa::path(
+    get, path = "/api/pools", tag = "pools", security(("bearer" = [])),
+    responses((status = 200, description = "The pools", body = PoolList))
+)]
+async fn list(State(state): State<AppState>) -> Result<Json<PoolList>, ApiError> {
     let figures = figures(&state).await?;
-    let pools: Vec<Value> = state
+    let pools = state
         .engine
         .taxonomy
         .pools()
         .into_iter()
-        .map(|(name, categories)| {
-            let f = figures.get(name).copied().unwrap_or_default();
-            let mut v = json!({ "name": name, "categories": categories });
-            if let (Some(obj), Ok(Value::Object(extra))) =
-                (v.as_object_mut(), serde_json::to_value(f))
-            {
-                obj.extend(extra);
-            }
-            v
+        .map(|(name, categories)| PoolSummary {
+            figures: figures.get(name).copied().unwrap_or_default(),
+            name: name.to_owned(),
+            categories: categories.iter().map(|c| c.to_string()).collect(),
         })
         .collect();
-    Ok(Json(json!({ "pools": pools })))
+    Ok(Json(PoolList { pools }))
 }
 
+/// One pool in detail.
+#[derive(Debug, Serialize, ToSchema)]
+struct PoolDetail {
+    name: String,
+    categories: Vec<String>,
+    /// Tickets waiting for an expert.
+    backlog: i64,
+    /// Open assignments of the pool's tickets.
+    load: i64,
+    /// Capacity of the available members (shared with their other pools).
+    capacity: i64,
+    /// The members, most proficient first.
+    members: Vec<Member>,
+    /// The backlog in the order it will be assigned (the first 200).
+    next: Vec<BacklogEntry>,
+}
+
+/// One pool: its members and the head of its backlog.
+#[utoipa::path(
+    get, path = "/api/pools/{name}", tag = "pools", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The pool's name")),
+    responses(
+        (status = 200, description = "The pool", body = PoolDetail),
+        (status = 404, description = "No such pool; `detail.known` lists them", body = sysops_platform::http::ErrorBody),
+    )
+)]
 async fn fetch(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PoolDetail>, ApiError> {
     let pools = state.engine.taxonomy.pools();
     let Some(categories) = pools.get(name.as_str()) else {
         return Err(ApiError::not_found(format!("no pool named `{name}`"))
@@ -137,13 +192,13 @@ async fn fetch(
         .get(name.as_str())
         .copied()
         .unwrap_or_default();
-    Ok(Json(json!({
-        "name": name,
-        "categories": categories,
-        "backlog": f.backlog,
-        "load": f.load,
-        "capacity": f.capacity,
-        "members": members,
-        "next": backlog,
-    })))
+    Ok(Json(PoolDetail {
+        categories: categories.iter().map(|c| c.to_string()).collect(),
+        name,
+        backlog: f.backlog,
+        load: f.load,
+        capacity: f.capacity,
+        members,
+        next: backlog,
+    }))
 }

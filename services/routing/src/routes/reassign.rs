@@ -4,8 +4,9 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use sysops_contract::{
@@ -19,24 +20,49 @@ use crate::startup::AppState;
 use crate::store::{assignments, experts, lock_pools, routes};
 
 /// Body of the request.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReassignRequest {
     /// The expert to give the ticket to; absent: the best eligible other expert.
     pub expert_id: Option<Uuid>,
+    /// Why, for the record.
     pub reason: Option<String>,
+}
+
+/// Where the ticket went.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reassigned {
+    ticket_id: Uuid,
+    /// `assigned`, or `queued` when no other expert could take it now.
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expert_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attempt: Option<i32>,
 }
 
 /// Route statuses a manager may reassign from.
 const REASSIGNABLE: [&str; 4] = ["queued", "assigned", "escalated", "review"];
 
+/// A manager moves a ticket to a named expert, or to the best other eligible one.
+#[utoipa::path(
+    post, path = "/api/routing/reassign/{ticket_id}", tag = "routing", security(("bearer" = [])),
+    params(("ticket_id" = Uuid, Path, description = "The ticket's id")),
+    request_body = ReassignRequest,
+    responses(
+        (status = 200, description = "Assigned or queued", body = Reassigned),
+        (status = 404, description = "Routing knows no such ticket", body = sysops_platform::http::ErrorBody),
+        (status = 409, description = "The ticket cannot be reassigned in its state, or the expert cannot take it", body = sysops_platform::http::ErrorBody),
+        (status = 422, description = "No such expert", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(ticket_id))]
 pub async fn reassign(
     State(state): State<AppState>,
     caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
     ApiJson(req): ApiJson<ReassignRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Reassigned>, ApiError> {
     let Path(ticket_id) = id?;
     tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
     let by = caller.author();
@@ -179,10 +205,18 @@ pub async fn reassign(
     engine.outbox.commit(tx).await.map_err(db)?;
     metrics::counter!("routing_manual_reassignments_total").increment(1);
     let body = match outcome {
-        Placement::Assigned { expert_id, attempt } => {
-            json!({ "ticket_id": ticket_id, "outcome": "assigned", "expert_id": expert_id, "attempt": attempt })
-        }
-        Placement::Queued => json!({ "ticket_id": ticket_id, "outcome": "queued" }),
+        Placement::Assigned { expert_id, attempt } => Reassigned {
+            ticket_id,
+            outcome: "assigned",
+            expert_id: Some(expert_id),
+            attempt: Some(attempt),
+        },
+        Placement::Queued => Reassigned {
+            ticket_id,
+            outcome: "queued",
+            expert_id: None,
+            attempt: None,
+        },
     };
     Ok(Json(body))
 }

@@ -4,9 +4,12 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use sysops_platform::ApiError;
@@ -23,20 +26,49 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+/// The routing routes, described for the gateway's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(history, statistics, super::reassign::reassign),
+    tags((name = "routing", description = "Why each ticket went where it did, and how routing is doing"))
+)]
+pub struct ApiDoc;
+
+/// One decision routing took about a ticket.
+#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
 struct Decision {
+    /// The event that announced it.
     event_id: Uuid,
+    /// `assigned`, `queued`, `rejected`, `escalated`, `taken_back`, `reassigned`...
     kind: String,
     category: Option<String>,
     pool: Option<String>,
+    /// Every candidate with its score, the winner and why (see docs/api.md).
     detail: Value,
     decided_at: DateTime<Utc>,
 }
 
+/// A ticket's routing decisions, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+struct RoutingHistory {
+    ticket_id: Uuid,
+    decisions: Vec<Decision>,
+}
+
+/// Every decision routing took about a ticket: the candidates, their scores, the winner, and
+/// why.
+#[utoipa::path(
+    get, path = "/api/routing/history/{ticket_id}", tag = "routing", security(("bearer" = [])),
+    params(("ticket_id" = Uuid, Path, description = "The ticket's id")),
+    responses(
+        (status = 200, description = "The decisions", body = RoutingHistory),
+        (status = 404, description = "Routing has decided nothing about this ticket", body = sysops_platform::http::ErrorBody),
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     id: Result<Path<Uuid>, PathRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RoutingHistory>, ApiError> {
     let Path(ticket_id) = id?;
     let decisions: Vec<Decision> = sqlx::query_as(
         "SELECT event_id, kind, category, pool, detail, decided_at FROM decisions WHERE ticket_id = $1 ORDER BY seq",
@@ -50,12 +82,44 @@ async fn history(
             "no routing decision for ticket {ticket_id}"
         )));
     }
-    Ok(Json(
-        json!({ "ticket_id": ticket_id, "decisions": decisions }),
-    ))
+    Ok(Json(RoutingHistory {
+        ticket_id,
+        decisions,
+    }))
 }
 
-async fn statistics(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// Seconds from submission to first assignment.
+#[derive(Debug, Serialize, ToSchema)]
+struct TimeToAssign {
+    count: i64,
+    p50: Option<f64>,
+    p90: Option<f64>,
+    p99: Option<f64>,
+    mean: Option<f64>,
+}
+
+/// Routing's figures since it started keeping them.
+#[derive(Debug, Serialize, ToSchema)]
+struct Statistics {
+    /// Tickets by pool (`unrouted` before categorization) and route status.
+    by_pool: BTreeMap<String, BTreeMap<String, i64>>,
+    decisions: i64,
+    decisions_by_kind: BTreeMap<String, i64>,
+    time_to_assign_seconds: TimeToAssign,
+    /// Assignments by status: `assigned`, `accepted`, `done`, `rejected`, `taken_back`, `moved`.
+    assignments_by_outcome: BTreeMap<String, i64>,
+    /// Assignments after a ticket's first.
+    reassignments: i64,
+    /// SLA breaches by clock: `assign`, `accept`, `resolve`.
+    sla_breaches: BTreeMap<String, i64>,
+}
+
+/// Counts by pool, time-to-assign percentiles, reassignments and SLA breaches.
+#[utoipa::path(
+    get, path = "/api/routing/statistics", tag = "routing", security(("bearer" = [])),
+    responses((status = 200, description = "The figures", body = Statistics))
+)]
+async fn statistics(State(state): State<AppState>) -> Result<Json<Statistics>, ApiError> {
     let db = &state.pool;
     let rows: Vec<(Option<String>, String, i64)> = sqlx::query_as(
         "SELECT pool, status, count(*) FROM routes GROUP BY pool, status ORDER BY pool, status",
@@ -63,12 +127,12 @@ async fn statistics(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     .fetch_all(db)
     .await
     .map_err(ApiError::from_db)?;
-    let mut by_pool = serde_json::Map::new();
+    let mut by_pool: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     for (pool, status, count) in rows {
-        let entry = by_pool
+        by_pool
             .entry(pool.unwrap_or_else(|| "unrouted".into()))
-            .or_insert_with(|| json!({}));
-        entry[status] = json!(count);
+            .or_default()
+            .insert(status, count);
     }
     let (assigned, p50, p90, p99, mean): (i64, Option<f64>, Option<f64>, Option<f64>, Option<f64>) =
         sqlx::query_as(
@@ -101,17 +165,20 @@ async fn statistics(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
             .fetch_all(db)
             .await
             .map_err(ApiError::from_db)?;
-    let to_map = |rows: Vec<(String, i64)>| -> serde_json::Map<String, Value> {
-        rows.into_iter().map(|(k, v)| (k, json!(v))).collect()
-    };
     let decisions: i64 = kinds.iter().map(|(_, n)| n).sum();
-    Ok(Json(json!({
-        "by_pool": by_pool,
-        "decisions": decisions,
-        "decisions_by_kind": to_map(kinds),
-        "time_to_assign_seconds": { "count": assigned, "p50": p50, "p90": p90, "p99": p99, "mean": mean },
-        "assignments_by_outcome": to_map(outcomes),
-        "reassignments": reassignments,
-        "sla_breaches": to_map(breaches),
-    })))
+    Ok(Json(Statistics {
+        by_pool,
+        decisions,
+        decisions_by_kind: kinds.into_iter().collect(),
+        time_to_assign_seconds: TimeToAssign {
+            count: assigned,
+            p50,
+            p90,
+            p99,
+            mean,
+        },
+        assignments_by_outcome: outcomes.into_iter().collect(),
+        reassignments,
+        sla_breaches: breaches.into_iter().collect(),
+    }))
 }

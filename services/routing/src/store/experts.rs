@@ -11,7 +11,7 @@ use crate::domain::expert::{availability_str, in_shift, parse_availability};
 use crate::domain::{Candidate, NewExpert};
 
 /// An expert as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Expert {
     pub id: Uuid,
     pub name: String,
@@ -20,8 +20,10 @@ pub struct Expert {
     pub skills: Vec<Skill>,
     pub regions: Vec<String>,
     pub availability: Availability,
+    /// Daily shift window in UTC, `HH:MM`.
     pub shift_start: Option<String>,
     pub shift_end: Option<String>,
+    /// Most open tickets at once.
     pub capacity: i32,
     /// Open assignments now.
     pub load: i32,

@@ -9,12 +9,18 @@ const CUSTOMER_CHARS: std::ops::RangeInclusive<usize> = 1..=200;
 const REGION_CHARS: std::ops::RangeInclusive<usize> = 1..=64;
 
 /// The body of `POST /api/tickets`, as sent.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicketRequest {
+    /// A short summary, 3 to 200 characters.
+    #[schema(min_length = 3, max_length = 200)]
     pub title: String,
+    /// What is wrong, in the customer's words; up to 10,000 characters.
+    #[schema(min_length = 1, max_length = 10000)]
     pub description: String,
+    /// Where the customer is (letters, digits, `-` and `_`); routing prefers experts serving it.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_-]+$")]
     pub region: Option<String>,
     #[serde(default)]
     pub priority: Option<Priority>,
@@ -22,6 +28,7 @@ pub struct NewTicketRequest {
     pub channel: Option<Channel>,
     /// Who the ticket is for, when staff enter it; a customer's tickets are their own.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub customer: Option<String>,
 }
 

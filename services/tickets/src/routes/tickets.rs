@@ -8,8 +8,9 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
 use sysops_contract::{
@@ -20,7 +21,7 @@ use sysops_platform::{ApiError, ApiJson};
 
 use crate::domain::{access, Action, NewTicket, NewTicketRequest};
 use crate::startup::AppState;
-use crate::store::{ListQuery, Ticket};
+use crate::store::{HistoryEntry, ListQuery, Ticket};
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 500;
@@ -31,9 +32,32 @@ pub fn router() -> Router<AppState> {
         .route("/api/tickets/{id}", get(fetch))
         .route("/api/tickets/{id}/history", get(history))
         .route("/api/tickets/{id}/category", put(recategorize))
-        .route("/api/tickets/{id}/{action}", post(lifecycle_move))
+        .route("/api/tickets/{id}/accept", post(accept))
+        .route("/api/tickets/{id}/reject", post(reject))
+        .route("/api/tickets/{id}/resolve", post(resolve))
+        .route("/api/tickets/{id}/cancel", post(cancel))
+        .route("/api/tickets/{id}/close", post(close))
 }
 
+/// The routes of this service, described for the gateway's OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    paths(create, list, fetch, history, recategorize, accept, reject, resolve, cancel, close),
+    tags((name = "tickets", description = "Tickets and their lifecycle"))
+)]
+pub struct ApiDoc;
+
+/// Submits a ticket. A customer submits for themselves; managers and admins enter tickets for
+/// a customer (`customer`). The ticket is stored and announced before the answer.
+#[utoipa::path(
+    post, path = "/api/tickets", tag = "tickets", security(("bearer" = [])),
+    request_body = NewTicketRequest,
+    responses(
+        (status = 201, description = "Stored; `Location` names it", body = Ticket,
+         headers(("location" = String, description = "The ticket's URL"))),
+        (status = 422, description = "A field is invalid; `detail` lists each one", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
@@ -110,6 +134,15 @@ async fn create(
     ))
 }
 
+/// One ticket. Tickets the caller may not see answer 404, as if they did not exist.
+#[utoipa::path(
+    get, path = "/api/tickets/{id}", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    responses(
+        (status = 200, description = "The ticket", body = Ticket),
+        (status = 404, description = "No such ticket, or not yours", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn fetch(
     State(state): State<AppState>,
@@ -129,37 +162,88 @@ async fn visible(state: &AppState, caller: &Identity, id: Uuid) -> Result<Ticket
         .ok_or_else(|| ticket_not_found(id))
 }
 
+/// A ticket's history, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+struct TicketHistory {
+    ticket_id: Uuid,
+    events: Vec<HistoryEntry>,
+}
+
+/// Every event of a ticket, oldest first: what happened to it, when, and why.
+#[utoipa::path(
+    get, path = "/api/tickets/{id}/history", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    responses(
+        (status = 200, description = "The ticket's events", body = TicketHistory),
+        (status = 404, description = "No such ticket, or not yours", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn history(
     State(state): State<AppState>,
     caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<TicketHistory>, ApiError> {
     let Path(id) = id?;
     visible(&state, &caller, id).await?;
     let events = state.store.history(id).await.map_err(ApiError::from_db)?;
-    Ok(Json(json!({ "ticket_id": id, "events": events })))
+    Ok(Json(TicketHistory {
+        ticket_id: id,
+        events,
+    }))
 }
 
 /// Query string of `GET /api/tickets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only tickets in this status.
+    #[param(value_type = Option<sysops_contract::TicketStatus>)]
     status: Option<String>,
+    /// Only tickets of this category.
     category: Option<String>,
+    /// Only tickets of this skill pool.
     pool: Option<String>,
+    /// Only tickets assigned to this expert (an expert always sees only their own).
     assignee: Option<Uuid>,
+    /// Only tickets of this customer (a customer always sees only their own).
     customer: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
+    /// Tickets to skip (default 0).
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
+/// One page of tickets, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+struct TicketPage {
+    items: Vec<Ticket>,
+    /// Tickets matching the filters, all pages together.
+    total: i64,
+    limit: i64,
+    offset: i64,
+    /// The offset of the next page; none on the last.
+    next_offset: Option<i64>,
+}
+
+/// Lists tickets: a customer's own, an expert's assigned ones, every ticket for staff.
+#[utoipa::path(
+    get, path = "/api/tickets", tag = "tickets", security(("bearer" = [])),
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of tickets", body = TicketPage),
+        (status = 400, description = "A filter or the paging is invalid", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<TicketPage>, ApiError> {
     let Query(p) = params?;
     let status = p
         .status
@@ -194,43 +278,113 @@ async fn list(
     let (items, total) = state.store.list(&query).await.map_err(ApiError::from_db)?;
     let next_offset =
         (offset + (items.len() as i64) < total).then_some(offset + items.len() as i64);
-    Ok(Json(json!({
-        "items": items,
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "next_offset": next_offset,
-    })))
+    Ok(Json(TicketPage {
+        items,
+        total,
+        limit,
+        offset,
+        next_offset,
+    }))
 }
 
 /// Optional body of a lifecycle move; who makes it is the caller.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MoveRequest {
+    /// Why, in a few words; up to 2,000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
     reason: Option<String>,
 }
 
-#[tracing::instrument(skip_all, fields(ticket_id))]
+type IdPath = Result<Path<Uuid>, PathRejection>;
+
+/// The assigned expert takes the ticket on (`assigned` to `accepted`).
+#[utoipa::path(
+    post, path = "/api/tickets/{id}/accept", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    request_body(content = Option<MoveRequest>, description = "Optional"),
+    responses(
+        (status = 200, description = "Accepted", body = Ticket),
+        (status = 404, description = "No such ticket, or not assigned to you", body = sysops_platform::http::ErrorBody),
+        (status = 409, description = "Not in a state that allows it; `detail.status` says which", body = sysops_platform::http::ErrorBody),
+    )
+)]
+async fn accept(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
+    lifecycle_move(state, caller, id, Action::Accept, body).await
+}
+
+/// The assigned expert gives the ticket back; routing offers it to another expert.
+#[utoipa::path(
+    post, path = "/api/tickets/{id}/reject", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    request_body(content = Option<MoveRequest>, description = "Optional: why"),
+    responses(
+        (status = 200, description = "Rejected; routing reassigns it", body = Ticket),
+        (status = 404, description = "No such ticket, or not assigned to you", body = sysops_platform::http::ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
+    )
+)]
+async fn reject(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
+    lifecycle_move(state, caller, id, Action::Reject, body).await
+}
+
+/// The expert fixed it.
+#[utoipa::path(
+    post, path = "/api/tickets/{id}/resolve", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    request_body(content = Option<MoveRequest>, description = "Optional: what was done"),
+    responses(
+        (status = 200, description = "Resolved", body = Ticket),
+        (status = 404, description = "No such ticket, or not assigned to you", body = sysops_platform::http::ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
+    )
+)]
+async fn resolve(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
+    lifecycle_move(state, caller, id, Action::Resolve, body).await
+}
+
+/// The customer withdraws the ticket before it is resolved.
+#[utoipa::path(
+    post, path = "/api/tickets/{id}/cancel", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    request_body(content = Option<MoveRequest>, description = "Optional: why"),
+    responses(
+        (status = 200, description = "Cancelled", body = Ticket),
+        (status = 404, description = "No such ticket, or not yours", body = sysops_platform::http::ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
+    )
+)]
+async fn cancel(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
+    lifecycle_move(state, caller, id, Action::Cancel, body).await
+}
+
+/// The customer confirms the fix.
+#[utoipa::path(
+    post, path = "/api/tickets/{id}/close", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    request_body(content = Option<MoveRequest>, description = "Optional: a remark"),
+    responses(
+        (status = 200, description = "Closed", body = Ticket),
+        (status = 404, description = "No such ticket, or not yours", body = sysops_platform::http::ErrorBody),
+        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
+    )
+)]
+async fn close(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
+    lifecycle_move(state, caller, id, Action::Close, body).await
+}
+
+type MoveResult = Result<Json<Ticket>, ApiError>;
+
+#[tracing::instrument(skip_all, fields(ticket_id, action = action.verb()))]
 async fn lifecycle_move(
     State(state): State<AppState>,
     caller: Caller,
-    path: Result<Path<(Uuid, String)>, PathRejection>,
+    id: IdPath,
+    action: Action,
     body: Bytes,
-) -> Result<Json<Ticket>, ApiError> {
-    let Path((id, verb)) = path?;
+) -> MoveResult {
+    let Path(id) = id?;
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
-    let action = match verb.as_str() {
-        "accept" => Action::Accept,
-        "reject" => Action::Reject,
-        "resolve" => Action::Resolve,
-        "cancel" => Action::Cancel,
-        "close" => Action::Close,
-        _ => {
-            return Err(ApiError::not_found(format!(
-                "no such action `{verb}`; use accept, reject, resolve, cancel or close"
-            )))
-        }
-    };
     let req: MoveRequest = parse_optional_body(&body)?;
     check_length("reason", req.reason.as_deref(), 2000)?;
 
@@ -268,17 +422,31 @@ async fn lifecycle_move(
         .commit_change(tx, &ticket, &event)
         .await
         .map_err(ApiError::from_db)?;
-    tracing::info!(action = action.verb(), status = %next, "ticket moved");
+    tracing::info!(status = %next, "ticket moved");
     Ok(Json(ticket))
 }
 
 /// Body of `PUT /api/tickets/{id}/category`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CategoryRequest {
+    /// A category of the taxonomy.
     category: String,
 }
 
+/// A manager sets the category by hand; the ticket goes back to routing for the new pool, and
+/// the categorizer learns from the correction.
+#[utoipa::path(
+    put, path = "/api/tickets/{id}/category", tag = "tickets", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The ticket's id")),
+    request_body = CategoryRequest,
+    responses(
+        (status = 200, description = "Recategorized", body = Ticket),
+        (status = 404, description = "No such ticket", body = sysops_platform::http::ErrorBody),
+        (status = 409, description = "The ticket is finished", body = sysops_platform::http::ErrorBody),
+        (status = 422, description = "Not a category of the taxonomy; `detail.known` lists them", body = sysops_platform::http::ErrorBody),
+    )
+)]
 #[tracing::instrument(skip_all, fields(ticket_id))]
 async fn recategorize(
     State(state): State<AppState>,
@@ -340,7 +508,7 @@ async fn recategorize(
 fn parse_optional_body<T: Default + serde::de::DeserializeOwned>(
     body: &Bytes,
 ) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|e| match e.classify() {
