@@ -11,6 +11,8 @@ export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
 
 log() { printf '[test] %s\n' "$*" >&2; }
 
+SCHEMATHESIS_VERSION=4.32.5
+
 "$ROOT/scripts/deps.sh" up
 
 # Tools some tests drive, from the OS packages: docker-compose validates the compose file;
@@ -25,6 +27,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if [ -x "$ROOT/scripts/fetch-model.sh" ]; then "$ROOT/scripts/fetch-model.sh"; fi
+
+# schemathesis, from PyPI, sends requests generated from the OpenAPI document to the running
+# system (tests/system/tests/openapi.rs); kept in a virtual environment of its own.
+VENV=${SYSOPS_VENV:-$HOME/.cache/sysops-venv}
+if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION (used by tests)"
+  if ! python3 -m venv --help >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO=sudo; fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+  fi
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+export SCHEMATHESIS="$VENV/bin/schemathesis"
 
 # Databases left by earlier runs that failed.
 PGPASSWORD=sysops psql -h 127.0.0.1 -U sysops -d sysops -tAc \

@@ -9,6 +9,7 @@ pub mod headers;
 pub mod health;
 pub mod home;
 pub mod identity;
+pub mod openapi;
 pub mod pages;
 pub mod policy;
 pub mod proxy;

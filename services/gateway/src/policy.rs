@@ -50,6 +50,11 @@ const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule 
 pub const RULES: &[Rule] = &[
     rule("GET", "/", Access::Public),
     rule("GET", "/api/health", Access::Public),
+    // The API's description and its reader (crate::openapi).
+    rule("GET", "/api/openapi.json", Access::Public),
+    rule("GET", "/api/docs", Access::Public),
+    rule("GET", "/api/docs/", Access::Public),
+    rule("GET", "/api/docs/{file}", Access::Public),
     rule("POST", "/api/auth/register", Access::Public),
     rule("POST", "/api/auth/login", Access::Public),
     rule("POST", "/api/auth/refresh", Access::Public),

@@ -23,7 +23,7 @@ use crate::edge::{self, Limits};
 use crate::identity::sessions::Sessions;
 use crate::identity::{self, bootstrap_admin};
 use crate::upstream::{Service, Upstreams};
-use crate::{health, home, pages, policy, proxy};
+use crate::{health, home, openapi, pages, policy, proxy};
 
 /// Longest wait for a TCP connection to a service; a service that is down refuses at once,
 /// one that is unreachable should not hold the client for the whole upstream timeout.
@@ -134,6 +134,7 @@ impl Application {
             .route("/dashboard", any(proxy::forward))
             .route("/dashboard/{*path}", any(proxy::forward))
             .merge(pages::router())
+            .merge(openapi::router())
             .fallback(http::not_found)
             .layer(middleware::from_fn_with_state(
                 self.state.clone(),

@@ -5,6 +5,7 @@ pub mod browser;
 pub mod driver;
 pub mod faults;
 pub mod load;
+pub mod openapi;
 pub mod synthetic;
 
 use std::time::Duration;

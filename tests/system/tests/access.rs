@@ -298,6 +298,7 @@ async fn request_for(w: &World, rule: &Rule, who: &str) -> (String, Option<Value
         path
     };
     match (rule.method, rule.path) {
+        ("GET", "/api/docs/{file}") => ("/api/docs/swagger-initializer.js".into(), None, None),
         ("POST", "/api/auth/register") => (
             fill(&""),
             Some(json!({ "email": format!("{unique}@walk.example"), "password": PASSWORD })),
