@@ -32,6 +32,7 @@ skill pool.</p>
 <code>POST /api/auth/login</code> (customers sign up with <code>POST /api/auth/register</code>)
 and send the access token it returns as <code>Authorization: Bearer &lt;token&gt;</code>.</p>
 <ul>
+  <li><a href="/api/docs/">/api/docs</a> &mdash; the whole API, every request and answer (the OpenAPI document is <a href="/api/openapi.json">/api/openapi.json</a>)</li>
   <li><a href="/api/health">/api/health</a> &mdash; the health of every service</li>
   <li><code>/api/tickets</code> &mdash; tickets: customers see their own, experts those assigned to them</li>
   <li><code>/api/pools</code>, <code>/api/experts</code>, <code>/api/routing/statistics</code> &mdash; skill pools, the roster and routing, for managers</li>
