@@ -60,6 +60,7 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/api/auth/refresh", Access::Public),
     rule("POST", "/api/auth/logout", ANYONE_SIGNED_IN),
     rule("GET", "/api/auth/me", ANYONE_SIGNED_IN),
+    rule("POST", "/api/auth/password", ANYONE_SIGNED_IN),
     rule("GET", "/api/users", ADMIN),
     rule("POST", "/api/users", ADMIN),
     rule("GET", "/api/users/{id}", ADMIN),
@@ -108,8 +109,14 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/pages/expert.js", Access::Public),
 ];
 
-/// Where people sign up, sign in and renew: limited per address more strictly than the rest.
-const SIGN_IN_PATHS: [&str; 3] = ["/api/auth/register", "/api/auth/login", "/api/auth/refresh"];
+/// Where people sign up, sign in, renew and change their password: limited per address more
+/// strictly than the rest (each guesses a password or a token).
+const SIGN_IN_PATHS: [&str; 4] = [
+    "/api/auth/register",
+    "/api/auth/login",
+    "/api/auth/refresh",
+    "/api/auth/password",
+];
 
 /// What the table says about a request.
 #[derive(Debug, PartialEq, Eq)]

@@ -241,6 +241,80 @@ async fn signing_out_ends_the_session_and_only_that_one() {
 }
 
 #[tokio::test]
+async fn changing_ones_password_ends_every_session_and_starts_a_new_one() {
+    let gw = Gateway::start().await;
+    let email = "pat@example.com";
+    let (status, first) = gw
+        .post(
+            "/api/auth/register",
+            None,
+            json!({ "email": email, "password": "first password here" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (_, elsewhere) = gw.login(email, "first password here").await;
+    let token = token_of(&first);
+
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
+    let (status, body) = gw
+        .post(
+            "/api/auth/password",
+            Some(&token),
+            change("wrong", "second password here"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"]["field"], "current_password");
+    let (status, body) = gw
+        .post(
+            "/api/auth/password",
+            Some(&token),
+            change("first password here", "short"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = gw
+        .post(
+            "/api/auth/password",
+            None,
+            change("first password here", "second password here"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let (status, renewed) = gw
+        .post(
+            "/api/auth/password",
+            Some(&token),
+            change("first password here", "second password here"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renewed}");
+    assert_eq!(renewed["user"]["email"], email);
+    // Every earlier session is over, this one's and the other device's, refresh tokens too.
+    for old in [&first, &elsewhere] {
+        let (status, _) = gw.get("/api/auth/me", &token_of(old)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = gw
+            .post(
+                "/api/auth/refresh",
+                None,
+                json!({ "refresh_token": old["refresh_token"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = gw.get("/api/auth/me", &token_of(&renewed)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = gw.login(email, "first password here").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = gw.login(email, "second password here").await;
+    assert_eq!(status, StatusCode::OK);
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn a_tampered_or_foreign_token_is_refused() {
     let gw = Gateway::start().await;
     let token = gw.admin_token().await;

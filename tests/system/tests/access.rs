@@ -330,6 +330,26 @@ async fn request_for(w: &World, rule: &Rule, who: &str) -> (String, Option<Value
             };
             (fill(&""), None, Some(w.sign_in(&email, password).await))
         }
+        ("POST", "/api/auth/password") => {
+            // An account of its own: the change ends every session of the account.
+            let email = format!("{unique}@walk.example");
+            let role = if who == "anyone" { "customer" } else { who };
+            let expert_id = (role == "expert").then_some(w.spare_expert);
+            let (status, body) = w
+                .call(
+                    Method::POST,
+                    "/api/users",
+                    "admin",
+                    Some(json!({ "email": email, "password": PASSWORD, "role": role, "expert_id": expert_id })),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            (
+                fill(&""),
+                Some(json!({ "current_password": PASSWORD, "new_password": "walked the table" })),
+                Some(w.sign_in(&email, PASSWORD).await),
+            )
+        }
         ("POST", "/api/users") => (
             fill(&""),
             Some(

@@ -32,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/refresh", post(refresh))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
+        .route("/api/auth/password", post(change_password))
         .route("/api/users", get(list).post(create))
         .route("/api/users/{id}", get(fetch).patch(update))
 }
@@ -39,7 +40,7 @@ pub fn router() -> Router<AppState> {
 /// The identity routes, described for the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, refresh, logout, me, list, create, fetch, update),
+    paths(register, login, refresh, logout, me, change_password, list, create, fetch, update),
     tags(
         (name = "auth", description = "Sign-up, sign-in, renewal and sign-out"),
         (name = "users", description = "Accounts, managed by admins"),
@@ -191,6 +192,55 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<User>,
         .map_err(ApiError::from_db)?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("the account no longer exists"))
+}
+
+/// Body of `POST /api/auth/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 256)]
+    new_password: String,
+}
+
+/// The caller changes their own password. Every session of theirs ends (a stolen token or
+/// refresh token stops working), and the answer signs them in anew.
+#[utoipa::path(
+    post, path = "/api/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 200, description = "Changed; a new session", body = TokenPair),
+        (status = 404, description = "The account no longer exists", body = ErrorBody),
+        (status = 422, description = "The current password is wrong, or the new one is not acceptable", body = ErrorBody),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let mut user = find(&state, caller.user_id).await?;
+    if !password::verify(req.current_password, Some(user.password_hash.clone())).await {
+        return Err(ApiError::unprocessable("the current password is wrong")
+            .with_detail(serde_json::json!({ "field": "current_password" })));
+    }
+    user.password_hash = hashed(req.new_password).await?;
+    let user = store::update(&state.db, &user)
+        .await
+        .map_err(ApiError::from_db)?;
+    state
+        .sessions
+        .revoke_user(&state.db, user.id)
+        .await
+        .map_err(ApiError::from_db)?;
+    tracing::info!(user_id = %user.id, "password changed; every session ended");
+    state
+        .sessions
+        .sign_in(&state.db, user)
+        .await
+        .map(Json)
+        .map_err(ApiError::from_db)
 }
 
 /// Query string of `GET /api/users`.
