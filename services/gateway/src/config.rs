@@ -70,6 +70,10 @@ pub struct Config {
     /// `https://help.example.com`); none by default: the pages are served from here.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
+    /// Bearer token a metrics scraper presents at `/metrics` on the public port; unset, the
+    /// metrics answer only to clients on this host.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -132,6 +136,7 @@ impl Config {
             rate_limit_per_user: 0,
             sign_in_limit_per_minute: 0,
             cors_allowed_origins: Vec::new(),
+            metrics_token: None,
             log_format: LogFormat::Text,
             log_filter: "info".into(),
         }

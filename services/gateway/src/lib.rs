@@ -10,6 +10,7 @@ pub mod health;
 pub mod home;
 pub mod identity;
 pub mod openapi;
+pub mod ops_access;
 pub mod pages;
 pub mod policy;
 pub mod proxy;

@@ -23,7 +23,7 @@ use crate::edge::{self, Limits};
 use crate::identity::sessions::Sessions;
 use crate::identity::{self, bootstrap_admin};
 use crate::upstream::{Service, Upstreams};
-use crate::{health, home, openapi, pages, policy, proxy};
+use crate::{health, home, openapi, ops_access, pages, policy, proxy};
 
 /// Longest wait for a TCP connection to a service; a service that is down refuses at once,
 /// one that is unreachable should not hold the client for the whole upstream timeout.
@@ -143,8 +143,16 @@ impl Application {
             .with_state(self.state.clone());
         let api = edge::protect(api, &self.config)?;
         Ok(
-            with_middleware(api, self.config.upstream_timeout() + TIMEOUT_MARGIN)
-                .merge(ops.router()),
+            with_middleware(api, self.config.upstream_timeout() + TIMEOUT_MARGIN).merge(
+                ops.router().layer(middleware::from_fn_with_state(
+                    self.config
+                        .metrics_token
+                        .clone()
+                        .filter(|t| !t.expose().is_empty())
+                        .map(Arc::new),
+                    ops_access::guard,
+                )),
+            ),
         )
     }
 

@@ -222,6 +222,44 @@ async fn proxied_requests_are_counted_on_the_metrics_page() {
 }
 
 #[tokio::test]
+async fn with_a_metrics_token_the_metrics_need_it_and_the_probes_stay_open() {
+    let gateway =
+        spawn_gateway_with(|c| c.metrics_token = Some("scrape me".parse().expect("infallible")))
+            .await;
+    let anyone = reqwest::Client::new();
+    let status = |r: reqwest::Response| r.status();
+
+    let refused = anyone
+        .get(gateway.url("/metrics"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().contains_key("www-authenticate"));
+    let wrong = anyone
+        .get(gateway.url("/metrics"))
+        .bearer_auth("a guess")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(status(wrong), 401);
+    let scraped = anyone
+        .get(gateway.url("/metrics"))
+        .bearer_auth("scrape me")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.expect("text").contains("gateway_"));
+    let health = anyone
+        .get(gateway.url("/health"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(status(health), 200);
+}
+
+#[tokio::test]
 async fn the_home_page_links_to_the_system_health() {
     let gateway = spawn_gateway().await;
 
