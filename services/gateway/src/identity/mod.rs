@@ -5,6 +5,7 @@ pub mod password;
 pub mod routes;
 pub mod sessions;
 pub mod store;
+pub mod users;
 
 use sqlx::PgPool;
 

@@ -1,29 +1,26 @@
-//! `/api/auth` (sign-up, sign-in, renewal, sign-out, who am I) and `/api/users` (accounts,
-//! managed by admins).
+//! `/api/auth` (sign-up, sign-in, renewal, sign-out, who am I, password change), the routes of
+//! `/api/users` (in [`super::users`]), and the checks every new or changed account passes.
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use serde::Deserialize;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use sysops_platform::auth::{unauthorized, Caller, Role};
 use sysops_platform::http::ErrorBody;
 use sysops_platform::{ApiError, ApiJson};
 
-use super::password;
 use super::sessions::TokenPair;
-use super::store::{self, NewUser, RoleName, User};
+use super::store::{self, NewUser, User};
+use super::{password, users};
 use crate::startup::AppState;
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_NAME_CHARS: usize = 200;
-const DEFAULT_PAGE: i64 = 50;
-const MAX_PAGE: i64 = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,14 +30,25 @@ pub fn router() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/me", get(me))
         .route("/api/auth/password", post(change_password))
-        .route("/api/users", get(list).post(create))
-        .route("/api/users/{id}", get(fetch).patch(update))
+        .route("/api/users", get(users::list).post(users::create))
+        .route("/api/users/{id}", get(users::fetch).patch(users::update))
 }
 
 /// The identity routes, described for the OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, refresh, logout, me, change_password, list, create, fetch, update),
+    paths(
+        register,
+        login,
+        refresh,
+        logout,
+        me,
+        change_password,
+        users::list,
+        users::create,
+        users::fetch,
+        users::update
+    ),
     tags(
         (name = "auth", description = "Sign-up, sign-in, renewal and sign-out"),
         (name = "users", description = "Accounts, managed by admins"),
@@ -243,215 +251,14 @@ async fn change_password(
         .map_err(ApiError::from_db)
 }
 
-/// Query string of `GET /api/users`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-struct ListParams {
-    /// Only accounts of this role.
-    #[param(value_type = Option<Role>)]
-    role: Option<String>,
-    /// Page size, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
-    limit: Option<i64>,
-    /// Accounts to skip (default 0).
-    #[param(minimum = 0)]
-    offset: Option<i64>,
-}
-
-/// A page of accounts.
-#[derive(Debug, Serialize, ToSchema)]
-struct UserPage {
-    items: Vec<User>,
-    total: i64,
-    limit: i64,
-    offset: i64,
-}
-
-/// The accounts, oldest first.
-#[utoipa::path(
-    get, path = "/api/users", tag = "users", security(("bearer" = [])),
-    params(ListParams),
-    responses(
-        (status = 200, description = "A page of accounts", body = UserPage),
-        (status = 400, description = "A bad filter or paging", body = ErrorBody),
-    )
-)]
-async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<UserPage>, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let Query(p) = params?;
-    let role = p
-        .role
-        .as_deref()
-        .map(str::parse::<Role>)
-        .transpose()
-        .map_err(ApiError::bad_request)?;
-    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    let offset = p.offset.unwrap_or(0).max(0);
-    let (items, total) = store::list(&state.db, role, limit, offset)
-        .await
-        .map_err(ApiError::from_db)?;
-    Ok(Json(UserPage {
-        items,
-        total,
-        limit,
-        offset,
-    }))
-}
-
-/// Body of `POST /api/users`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct NewAccount {
-    email: String,
-    /// At least 10 characters.
-    #[schema(min_length = 10, max_length = 256)]
-    password: String,
-    role: Role,
-    name: Option<String>,
-    /// For an expert account: the routing expert it works as (required).
-    expert_id: Option<Uuid>,
-}
-
-/// An admin creates an account of any role.
-#[utoipa::path(
-    post, path = "/api/users", tag = "users", security(("bearer" = [])),
-    request_body = NewAccount,
-    responses(
-        (status = 201, description = "Created; `Location` names it", body = User,
-         headers(("location" = String, description = "The account's URL"))),
-        (status = 409, description = "An account with this e-mail address exists", body = ErrorBody),
-        (status = 422, description = "A field is not acceptable", body = ErrorBody),
-    )
-)]
-async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    ApiJson(req): ApiJson<NewAccount>,
-) -> Result<impl IntoResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let user = checked_new_user(req.email, req.password, req.name, req.role, req.expert_id).await?;
-    let user = insert(&state, &user).await?;
-    tracing::info!(user_id = %user.id, role = %user.role(), by = %caller.email, "account created");
-    let location = format!("/api/users/{}", user.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(user),
-    ))
-}
-
-/// One account.
-#[utoipa::path(
-    get, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The account's id")),
-    responses(
-        (status = 200, description = "The account", body = User),
-        (status = 404, description = "No such account", body = ErrorBody),
-    )
-)]
-async fn fetch(
-    State(state): State<AppState>,
-    caller: Caller,
-    id: Result<Path<Uuid>, PathRejection>,
-) -> Result<Json<User>, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let Path(id) = id?;
-    find(&state, id).await.map(Json)
-}
-
-/// Body of `PATCH /api/users/{id}`: the fields to change.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct AccountChange {
-    name: Option<String>,
-    role: Option<Role>,
-    expert_id: Option<Uuid>,
-    disabled: Option<bool>,
-    password: Option<String>,
-}
-
-/// An admin changes an account. A change of role, password or a disabling signs the user
-/// out everywhere.
-#[utoipa::path(
-    patch, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The account's id")),
-    request_body = AccountChange,
-    responses(
-        (status = 200, description = "Changed", body = User),
-        (status = 404, description = "No such account", body = ErrorBody),
-        (status = 409, description = "Admins may not disable or demote themselves", body = ErrorBody),
-        (status = 422, description = "A field is not acceptable", body = ErrorBody),
-    )
-)]
-async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    id: Result<Path<Uuid>, PathRejection>,
-    ApiJson(req): ApiJson<AccountChange>,
-) -> Result<Json<User>, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let Path(id) = id?;
-    let mut user = find(&state, id).await?;
-    let before = (user.role(), user.disabled);
-    if id == caller.user_id
-        && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
-    {
-        return Err(ApiError::conflict(
-            "admins may not disable or demote themselves; another admin can",
-        ));
-    }
-    if let Some(name) = req.name {
-        user.name = checked_name(&name)?;
-    }
-    if let Some(role) = req.role {
-        user.role = RoleName(role);
-    }
-    if req.expert_id.is_some() {
-        user.expert_id = req.expert_id;
-    }
-    if user.role() != Role::Expert {
-        user.expert_id = None;
-    }
-    check_expert_link(user.role(), user.expert_id)?;
-    if let Some(disabled) = req.disabled {
-        user.disabled = disabled;
-    }
-    let new_password = req.password.is_some();
-    if let Some(password) = req.password {
-        user.password_hash = hashed(password).await?;
-    }
-    let user = store::update(&state.db, &user)
-        .await
-        .map_err(ApiError::from_db)?;
-    if new_password || before != (user.role(), user.disabled) {
-        state
-            .sessions
-            .revoke_user(&state.db, user.id)
-            .await
-            .map_err(ApiError::from_db)?;
-    }
-    tracing::info!(user_id = %user.id, by = %caller.email, "account changed");
-    Ok(Json(user))
-}
-
-async fn find(state: &AppState, id: Uuid) -> Result<User, ApiError> {
+pub(super) async fn find(state: &AppState, id: Uuid) -> Result<User, ApiError> {
     store::by_id(&state.db, id)
         .await
         .map_err(ApiError::from_db)?
         .ok_or_else(|| ApiError::not_found(format!("no user with id {id}")))
 }
 
-async fn insert(state: &AppState, user: &NewUser) -> Result<User, ApiError> {
+pub(super) async fn insert(state: &AppState, user: &NewUser) -> Result<User, ApiError> {
     store::insert(&state.db, user)
         .await
         .map_err(ApiError::from_db)?
@@ -486,7 +293,7 @@ pub async fn checked_new_user(
     })
 }
 
-async fn hashed(password: String) -> Result<String, ApiError> {
+pub(super) async fn hashed(password: String) -> Result<String, ApiError> {
     if let Some(problem) = password::weakness(&password) {
         return Err(ApiError::unprocessable(problem));
     }
@@ -519,7 +326,7 @@ fn checked_email(email: &str) -> Result<String, ApiError> {
     }
 }
 
-fn checked_name(name: &str) -> Result<String, ApiError> {
+pub(super) fn checked_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiError::unprocessable(format!(
@@ -530,7 +337,7 @@ fn checked_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// An expert account works the tickets of one roster entry, so it must name it.
-fn check_expert_link(role: Role, expert_id: Option<Uuid>) -> Result<(), ApiError> {
+pub(super) fn check_expert_link(role: Role, expert_id: Option<Uuid>) -> Result<(), ApiError> {
     if role == Role::Expert && expert_id.is_none() {
         return Err(ApiError::unprocessable(
             "an expert account needs expert_id: the expert's id in /api/experts",

@@ -1,3 +1,4 @@
 //! HTTP routes of the tickets service.
 
+pub mod moves;
 pub mod tickets;

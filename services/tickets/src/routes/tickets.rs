@@ -1,6 +1,6 @@
-//! `/api/tickets`: create, read, list, history, and the lifecycle moves.
+//! `/api/tickets`: create, read, list and history; the routes of every endpoint (the moves
+//! and the category are in [`super::moves`]).
 
-use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -13,13 +13,12 @@ use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use sysops_contract::{
-    Envelope, EventType, LifecycleMove, TicketCreated, TicketRecategorized, TicketStatus,
-};
+use sysops_contract::{Envelope, EventType, TicketCreated, TicketStatus};
 use sysops_platform::auth::{Caller, Identity, Role};
 use sysops_platform::{ApiError, ApiJson};
 
-use crate::domain::{access, Action, NewTicket, NewTicketRequest};
+use super::moves;
+use crate::domain::{access, NewTicket, NewTicketRequest};
 use crate::startup::AppState;
 use crate::store::{HistoryEntry, ListQuery, Ticket};
 
@@ -31,18 +30,29 @@ pub fn router() -> Router<AppState> {
         .route("/api/tickets", post(create).get(list))
         .route("/api/tickets/{id}", get(fetch))
         .route("/api/tickets/{id}/history", get(history))
-        .route("/api/tickets/{id}/category", put(recategorize))
-        .route("/api/tickets/{id}/accept", post(accept))
-        .route("/api/tickets/{id}/reject", post(reject))
-        .route("/api/tickets/{id}/resolve", post(resolve))
-        .route("/api/tickets/{id}/cancel", post(cancel))
-        .route("/api/tickets/{id}/close", post(close))
+        .route("/api/tickets/{id}/category", put(moves::recategorize))
+        .route("/api/tickets/{id}/accept", post(moves::accept))
+        .route("/api/tickets/{id}/reject", post(moves::reject))
+        .route("/api/tickets/{id}/resolve", post(moves::resolve))
+        .route("/api/tickets/{id}/cancel", post(moves::cancel))
+        .route("/api/tickets/{id}/close", post(moves::close))
 }
 
 /// The routes of this service, described for the gateway's OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    paths(create, list, fetch, history, recategorize, accept, reject, resolve, cancel, close),
+    paths(
+        create,
+        list,
+        fetch,
+        history,
+        moves::recategorize,
+        moves::accept,
+        moves::reject,
+        moves::resolve,
+        moves::cancel,
+        moves::close
+    ),
     tags((name = "tickets", description = "Tickets and their lifecycle"))
 )]
 pub struct ApiDoc;
@@ -155,7 +165,11 @@ async fn fetch(
 
 /// The ticket, if it exists and `caller` may see it; a ticket the caller may not see is
 /// reported as missing, so that ids of other people's tickets reveal nothing.
-async fn visible(state: &AppState, caller: &Identity, id: Uuid) -> Result<Ticket, ApiError> {
+pub(super) async fn visible(
+    state: &AppState,
+    caller: &Identity,
+    id: Uuid,
+) -> Result<Ticket, ApiError> {
     let ticket = state.store.get(id).await.map_err(ApiError::from_db)?;
     ticket
         .filter(|t| access::can_see(caller, t.parties()))
@@ -287,252 +301,7 @@ async fn list(
     }))
 }
 
-/// Optional body of a lifecycle move; who makes it is the caller.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct MoveRequest {
-    /// Why, in a few words; up to 2,000 characters.
-    #[schema(min_length = 1, max_length = 2000)]
-    reason: Option<String>,
-}
-
-type IdPath = Result<Path<Uuid>, PathRejection>;
-
-/// The assigned expert takes the ticket on (`assigned` to `accepted`).
-#[utoipa::path(
-    post, path = "/api/tickets/{id}/accept", tag = "tickets", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The ticket's id")),
-    request_body(content = Option<MoveRequest>, description = "Optional"),
-    responses(
-        (status = 200, description = "Accepted", body = Ticket),
-        (status = 404, description = "No such ticket, or not assigned to you", body = sysops_platform::http::ErrorBody),
-        (status = 409, description = "Not in a state that allows it; `detail.status` says which", body = sysops_platform::http::ErrorBody),
-    )
-)]
-async fn accept(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
-    lifecycle_move(state, caller, id, Action::Accept, body).await
-}
-
-/// The assigned expert gives the ticket back; routing offers it to another expert.
-#[utoipa::path(
-    post, path = "/api/tickets/{id}/reject", tag = "tickets", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The ticket's id")),
-    request_body(content = Option<MoveRequest>, description = "Optional: why"),
-    responses(
-        (status = 200, description = "Rejected; routing reassigns it", body = Ticket),
-        (status = 404, description = "No such ticket, or not assigned to you", body = sysops_platform::http::ErrorBody),
-        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
-    )
-)]
-async fn reject(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
-    lifecycle_move(state, caller, id, Action::Reject, body).await
-}
-
-/// The expert fixed it.
-#[utoipa::path(
-    post, path = "/api/tickets/{id}/resolve", tag = "tickets", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The ticket's id")),
-    request_body(content = Option<MoveRequest>, description = "Optional: what was done"),
-    responses(
-        (status = 200, description = "Resolved", body = Ticket),
-        (status = 404, description = "No such ticket, or not assigned to you", body = sysops_platform::http::ErrorBody),
-        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
-    )
-)]
-async fn resolve(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
-    lifecycle_move(state, caller, id, Action::Resolve, body).await
-}
-
-/// The customer withdraws the ticket before it is resolved.
-#[utoipa::path(
-    post, path = "/api/tickets/{id}/cancel", tag = "tickets", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The ticket's id")),
-    request_body(content = Option<MoveRequest>, description = "Optional: why"),
-    responses(
-        (status = 200, description = "Cancelled", body = Ticket),
-        (status = 404, description = "No such ticket, or not yours", body = sysops_platform::http::ErrorBody),
-        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
-    )
-)]
-async fn cancel(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
-    lifecycle_move(state, caller, id, Action::Cancel, body).await
-}
-
-/// The customer confirms the fix.
-#[utoipa::path(
-    post, path = "/api/tickets/{id}/close", tag = "tickets", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The ticket's id")),
-    request_body(content = Option<MoveRequest>, description = "Optional: a remark"),
-    responses(
-        (status = 200, description = "Closed", body = Ticket),
-        (status = 404, description = "No such ticket, or not yours", body = sysops_platform::http::ErrorBody),
-        (status = 409, description = "Not in a state that allows it", body = sysops_platform::http::ErrorBody),
-    )
-)]
-async fn close(state: State<AppState>, caller: Caller, id: IdPath, body: Bytes) -> MoveResult {
-    lifecycle_move(state, caller, id, Action::Close, body).await
-}
-
-type MoveResult = Result<Json<Ticket>, ApiError>;
-
-#[tracing::instrument(skip_all, fields(ticket_id, action = action.verb()))]
-async fn lifecycle_move(
-    State(state): State<AppState>,
-    caller: Caller,
-    id: IdPath,
-    action: Action,
-    body: Bytes,
-) -> MoveResult {
-    let Path(id) = id?;
-    tracing::Span::current().record("ticket_id", tracing::field::display(id));
-    let req: MoveRequest = parse_optional_body(&body)?;
-    check_length("reason", req.reason.as_deref(), 2000)?;
-
-    let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
-    let mut ticket = state
-        .store
-        .get_for_update(&mut tx, id)
-        .await
-        .map_err(ApiError::from_db)?
-        .filter(|t| access::can_see(&caller, t.parties()))
-        .ok_or_else(|| ticket_not_found(id))?;
-    access::may(&caller, action)?;
-    let next = action.apply(ticket.status()).map_err(|e| {
-        ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status }))
-    })?;
-    let payload = LifecycleMove {
-        by: caller.author(),
-        reason: req.reason,
-        assignee: ticket.assignee,
-    };
-    ticket.status = next.as_str().to_owned();
-    match action {
-        Action::Reject => {
-            ticket.assignee = None;
-            ticket.assignee_name = None;
-        }
-        Action::Resolve => ticket.resolved_at = Some(Utc::now()),
-        _ => {}
-    }
-    let event = Envelope::new(action.event_type(), Some(id), payload)
-        .to_raw()
-        .map_err(|e| ApiError::internal(&e))?;
-    state
-        .store
-        .commit_change(tx, &ticket, &event)
-        .await
-        .map_err(ApiError::from_db)?;
-    tracing::info!(status = %next, "ticket moved");
-    Ok(Json(ticket))
-}
-
-/// Body of `PUT /api/tickets/{id}/category`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CategoryRequest {
-    /// A category of the taxonomy.
-    category: String,
-}
-
-/// A manager sets the category by hand; the ticket goes back to routing for the new pool, and
-/// the categorizer learns from the correction.
-#[utoipa::path(
-    put, path = "/api/tickets/{id}/category", tag = "tickets", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The ticket's id")),
-    request_body = CategoryRequest,
-    responses(
-        (status = 200, description = "Recategorized", body = Ticket),
-        (status = 404, description = "No such ticket", body = sysops_platform::http::ErrorBody),
-        (status = 409, description = "The ticket is finished", body = sysops_platform::http::ErrorBody),
-        (status = 422, description = "Not a category of the taxonomy; `detail.known` lists them", body = sysops_platform::http::ErrorBody),
-    )
-)]
-#[tracing::instrument(skip_all, fields(ticket_id))]
-async fn recategorize(
-    State(state): State<AppState>,
-    caller: Caller,
-    id: Result<Path<Uuid>, PathRejection>,
-    ApiJson(req): ApiJson<CategoryRequest>,
-) -> Result<Json<Ticket>, ApiError> {
-    let Path(id) = id?;
-    tracing::Span::current().record("ticket_id", tracing::field::display(id));
-    access::may(&caller, Action::Recategorize)?;
-    if state.taxonomy.category(&req.category).is_none() {
-        let known: Vec<&str> = state
-            .taxonomy
-            .categories()
-            .iter()
-            .map(|c| c.id.as_str())
-            .collect();
-        return Err(
-            ApiError::unprocessable(format!("unknown category `{}`", req.category))
-                .with_detail(json!({ "known": known })),
-        );
-    }
-    let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
-    let mut ticket = state
-        .store
-        .get_for_update(&mut tx, id)
-        .await
-        .map_err(ApiError::from_db)?
-        .ok_or_else(|| ticket_not_found(id))?;
-    let next = Action::Recategorize.apply(ticket.status()).map_err(|e| {
-        ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status }))
-    })?;
-    let payload = TicketRecategorized {
-        from: ticket.category.clone(),
-        to: req.category.clone(),
-        by: caller.author(),
-        text: Some(format!("{}\n{}", ticket.title, ticket.description)),
-        priority: ticket.priority.parse().unwrap_or_default(),
-        region: ticket.region.clone(),
-    };
-    ticket.status = next.as_str().to_owned();
-    ticket.category = Some(req.category);
-    ticket.confidence = Some(1.0);
-    ticket.method = Some("human".into());
-    ticket.needs_review = false;
-    ticket.pool = None;
-    ticket.categorized_at = Some(Utc::now());
-    let event = Envelope::new(EventType::TicketRecategorized, Some(id), payload)
-        .to_raw()
-        .map_err(|e| ApiError::internal(&e))?;
-    state
-        .store
-        .commit_change(tx, &ticket, &event)
-        .await
-        .map_err(ApiError::from_db)?;
-    Ok(Json(ticket))
-}
-
-fn parse_optional_body<T: Default + serde::de::DeserializeOwned>(
-    body: &Bytes,
-) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::unprocessable(format!("invalid request body: {e}"))
-        }
-        _ => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
-    })
-}
-
-/// Checks a free-text field a person supplies.
-fn check_length(field: &str, value: Option<&str>, max: usize) -> Result<(), ApiError> {
-    match value {
-        Some(v) if v.trim().is_empty() => Err(ApiError::unprocessable(format!(
-            "{field} must not be empty"
-        ))),
-        Some(v) if v.chars().count() > max => Err(ApiError::unprocessable(format!(
-            "{field} must be at most {max} characters"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-fn ticket_not_found(id: Uuid) -> ApiError {
+pub(super) fn ticket_not_found(id: Uuid) -> ApiError {
     ApiError::not_found(format!("no ticket with id {id}"))
 }
 
