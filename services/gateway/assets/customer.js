@@ -234,14 +234,7 @@
 
   async function start() {
     offerSignUp();
-    const me = await api('GET', '/api/auth/me');
-    if (!me.ok) {
-      $('notice').textContent = problem(me);
-      $('notice').hidden = false;
-      return;
-    }
-    UI.signedIn(me.body);
-    if (me.body.role !== 'customer') return UI.wrongRole(me.body, 'customers');
+    if (!await UI.enter('customer', 'customers')) return;
     $('workspace').hidden = false;
     $('ticket-form').addEventListener('submit', submit);
     $('detail-close').addEventListener('click', () => select(null));

@@ -182,14 +182,7 @@
   }
 
   async function start() {
-    const me = await api('GET', '/api/auth/me');
-    if (!me.ok) {
-      $('notice').textContent = problem(me);
-      $('notice').hidden = false;
-      return;
-    }
-    UI.signedIn(me.body);
-    if (me.body.role !== 'expert') return UI.wrongRole(me.body, 'experts');
+    if (!await UI.enter('expert', 'experts')) return;
     $('workspace').hidden = false;
     poller = UI.poll(refresh, REFRESH_MS, $('live'));
   }

@@ -218,8 +218,26 @@ const UI = (() => {
     notice.hidden = false;
   }
 
+  // Asks who is signed in and shows it; the account when its role is `role`, otherwise null
+  // after saying why (the API's problem, or where this user's page is).
+  async function enter(role, wanted) {
+    const me = await api('GET', '/api/auth/me');
+    if (!me.ok) {
+      const notice = document.getElementById('notice');
+      notice.textContent = problem(me);
+      notice.hidden = false;
+      return null;
+    }
+    signedIn(me.body);
+    if (me.body.role !== role) {
+      wrongRole(me.body, wanted);
+      return null;
+    }
+    return me.body;
+  }
+
   return {
     el, api, problem, badge, statusLabel, statusMeaning, priorityLabel, byPriority, ago, time,
-    facts, describe, history, confirmForm, poll, signedIn, wrongRole,
+    facts, describe, history, confirmForm, poll, enter,
   };
 })();
