@@ -72,9 +72,15 @@ struct Args {
     /// Weight of the embedding against the n-grams.
     #[arg(long, default_value_t = TrainOptions::default().embedding_weight)]
     embedding_weight: f32,
+    /// Scale of the n-gram features.
+    #[arg(long, default_value_t = TrainOptions::default().ngram_weight)]
+    ngram_weight: f32,
     /// Weight of the similarity to class prototypes.
     #[arg(long, default_value_t = TrainOptions::default().prototype_weight)]
     prototype_weight: f32,
+    /// Units of the hidden layer over the embedding (0 for none).
+    #[arg(long, default_value_t = TrainOptions::default().hidden)]
+    hidden: usize,
     /// Examples per training step.
     #[arg(long, default_value_t = TrainOptions::default().batch_size)]
     batch_size: usize,
@@ -160,6 +166,8 @@ fn main() -> anyhow::Result<()> {
         embedding_weight: args.embedding_weight,
         batch_size: args.batch_size,
         prototype_weight: args.prototype_weight,
+        hidden: args.hidden,
+        ngram_weight: args.ngram_weight,
         seed: args.seed,
         ..Default::default()
     };
