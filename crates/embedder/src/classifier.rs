@@ -9,10 +9,13 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
 use crate::features::NgramHasher;
 use crate::ModelError;
+
+mod hidden;
+use hidden::{HiddenLayer, HiddenVars};
 
 /// One labelled example, already embedded.
 #[derive(Debug, Clone)]
@@ -73,6 +76,22 @@ impl Default for TrainOptions {
     }
 }
 
+impl TrainOptions {
+    /// These options for a training set of `count` examples: below `rich_from`, the plain
+    /// linear head (no hidden layer, n-grams unscaled).
+    fn for_examples(&self, count: usize) -> TrainOptions {
+        if count < self.rich_from {
+            TrainOptions {
+                hidden: 0,
+                ngram_weight: 1.0,
+                ..self.clone()
+            }
+        } else {
+            self.clone()
+        }
+    }
+}
+
 /// A class with its calibrated probability.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
@@ -93,10 +112,8 @@ pub struct LinearClassifier {
     /// (buckets x classes), row-major.
     w_ngrams: Vec<f32>,
     bias: Vec<f32>,
-    /// The hidden layer: (dim x hidden) and its bias, then (hidden x classes).
-    w_hidden: Vec<f32>,
-    b_hidden: Vec<f32>,
-    w_out: Vec<f32>,
+    /// Absent when trained without one.
+    hidden: Option<HiddenLayer>,
     /// Unit-length mean embedding of each class (zero for a class without examples).
     prototypes: Vec<Vec<f32>>,
     prototype_weight: f32,
@@ -117,17 +134,7 @@ impl LinearClassifier {
         if examples.is_empty() || classes == 0 {
             return Err(ModelError::NoExamples);
         }
-        let plain;
-        let options = if examples.len() < options.rich_from {
-            plain = TrainOptions {
-                hidden: 0,
-                ngram_weight: 1.0,
-                ..options.clone()
-            };
-            &plain
-        } else {
-            options
-        };
+        let options = &options.for_examples(examples.len());
         let mut order: Vec<usize> = (0..examples.len()).collect();
         order.shuffle(&mut StdRng::seed_from_u64(options.seed));
         let held_out = ((examples.len() as f64) * options.calibration_fraction) as usize;
@@ -157,24 +164,12 @@ impl LinearClassifier {
     fn logits(&self, embedding: &[f32], features: &[(u32, f32)]) -> Vec<f32> {
         let c = self.classes;
         let mut logits = self.bias.clone();
-        let hidden = self.b_hidden.len();
-        if hidden > 0 && embedding.len() >= self.dim {
-            let mut units = self.b_hidden.clone();
-            for (k, x) in embedding.iter().enumerate().take(self.dim) {
-                let x = x * self.embedding_weight;
-                let row = &self.w_hidden[k * hidden..(k + 1) * hidden];
-                for (u, w) in units.iter_mut().zip(row) {
-                    *u += x * w;
-                }
-            }
-            for (j, u) in units.iter().enumerate() {
-                if *u > 0.0 {
-                    let row = &self.w_out[j * c..(j + 1) * c];
-                    for (l, w) in logits.iter_mut().zip(row) {
-                        *l += u * w;
-                    }
-                }
-            }
+        if let Some(hidden) = self.hidden.as_ref().filter(|_| embedding.len() >= self.dim) {
+            let scaled = embedding
+                .iter()
+                .take(self.dim)
+                .map(|x| x * self.embedding_weight);
+            hidden.add_logits(scaled, &mut logits);
         }
         for (l, p) in logits.iter_mut().zip(&self.prototypes) {
             *l += self.prototype_weight * p.iter().zip(embedding).map(|(a, b)| a * b).sum::<f32>();
@@ -259,23 +254,14 @@ fn fit(
     let device = Device::Cpu;
     let buckets = hasher.buckets() as usize;
     let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5eed);
-    let hidden = options.hidden;
     let w_embedding = Var::zeros((dim, classes), DType::F32, &device)?;
     let w_ngrams = Var::zeros((buckets, classes), DType::F32, &device)?;
     let bias = Var::zeros(classes, DType::F32, &device)?;
-    // He-uniform start for the hidden layer (a zero start would never break the symmetry of
-    // its units); the layer after it starts at zero, so the untrained model is the linear one.
-    let limit = (6.0 / dim.max(1) as f32).sqrt();
-    let start: Vec<f32> = (0..dim * hidden)
-        .map(|_| rng.random_range(-limit..limit))
-        .collect();
-    let w_hidden = Var::from_tensor(&Tensor::from_vec(start, (dim, hidden), &device)?)?;
-    let b_hidden = Var::zeros(hidden, DType::F32, &device)?;
-    let w_out = Var::zeros((hidden, classes), DType::F32, &device)?;
+    let hidden = (options.hidden > 0)
+        .then(|| HiddenVars::new(dim, options.hidden, classes, &mut rng, &device))
+        .transpose()?;
     let mut params = vec![w_embedding.clone(), w_ngrams.clone(), bias.clone()];
-    if hidden > 0 {
-        params.extend([w_hidden.clone(), b_hidden.clone(), w_out.clone()]);
-    }
+    params.extend(hidden.iter().flat_map(HiddenVars::vars));
     let mut optimizer = AdamW::new(
         params,
         ParamsAdamW {
@@ -322,12 +308,8 @@ fn fit(
                 .matmul(w_embedding.as_tensor())?
                 .add(&lexical)?
                 .broadcast_add(bias.as_tensor())?;
-            if hidden > 0 {
-                let units = emb
-                    .matmul(w_hidden.as_tensor())?
-                    .broadcast_add(b_hidden.as_tensor())?
-                    .relu()?;
-                logits = logits.add(&units.matmul(w_out.as_tensor())?)?;
+            if let Some(hidden) = &hidden {
+                logits = logits.add(&hidden.logits(&emb)?)?;
             }
             let loss = candle_nn::loss::cross_entropy(&logits, &targets)?;
             optimizer.backward_step(&loss)?;
@@ -356,21 +338,7 @@ fn fit(
         w_embedding: w_embedding.as_tensor().flatten_all()?.to_vec1()?,
         w_ngrams: w_ngrams.as_tensor().flatten_all()?.to_vec1()?,
         bias: bias.as_tensor().to_vec1()?,
-        w_hidden: if hidden > 0 {
-            w_hidden.as_tensor().flatten_all()?.to_vec1()?
-        } else {
-            Vec::new()
-        },
-        b_hidden: if hidden > 0 {
-            b_hidden.as_tensor().to_vec1()?
-        } else {
-            Vec::new()
-        },
-        w_out: if hidden > 0 {
-            w_out.as_tensor().flatten_all()?.to_vec1()?
-        } else {
-            Vec::new()
-        },
+        hidden: hidden.map(HiddenVars::into_layer).transpose()?,
         temperature,
     })
 }
@@ -378,6 +346,7 @@ fn fit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::Rng;
 
     fn example(hasher: &NgramHasher, text: &str, embedding: [f32; 2], label: usize) -> Example {
         Example {
