@@ -1,15 +1,15 @@
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
+use crate::encoder::Encoder;
 use crate::ModelError;
 
 /// A sentence-embedding model: text in, unit-length vector out.
 pub struct Embedder {
-    model: BertModel,
+    model: Encoder,
     tokenizer: Tokenizer,
     device: Device,
     dim: usize,
@@ -51,8 +51,7 @@ impl Embedder {
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         let weights =
             candle_core::safetensors::load_buffer(&read(&dir.join("model.safetensors"))?, &device)?;
-        let vb = VarBuilder::from_tensors(weights, DType::F32, &device);
-        let model = BertModel::load(vb, &config)?;
+        let model = Encoder::load(weights, &config)?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -112,11 +111,10 @@ impl Embedder {
             .flat_map(|e| e.get_attention_mask().iter().copied())
             .collect();
         let ids = Tensor::from_vec(ids, (n, longest), &self.device)?;
-        let mask = Tensor::from_vec(mask, (n, longest), &self.device)?;
-        let type_ids = ids.zeros_like()?;
+        let mask = Tensor::from_vec(mask, (n, longest), &self.device)?.to_dtype(DType::F32)?;
 
-        let states = self.model.forward(&ids, &type_ids, Some(&mask))?; // (n, tokens, dim)
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (n, tokens, 1)
+        let states = self.model.forward(&ids, &mask)?; // (n, tokens, dim)
+        let mask = mask.unsqueeze(2)?; // (n, tokens, 1)
         let summed = states.broadcast_mul(&mask)?.sum(1)?; // (n, dim)
         let counts = mask.sum(1)?; // (n, 1)
         let mean = summed.broadcast_div(&counts)?;

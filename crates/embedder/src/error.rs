@@ -9,6 +9,10 @@ pub enum ModelError {
     },
     #[error("invalid model configuration")]
     Config(#[source] serde_json::Error),
+    #[error("the checkpoint has no tensor {0}")]
+    MissingWeight(String),
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
     #[error("tokenizer failed: {0}")]
     Tokenizer(String),
     #[error("tensor operation failed")]
