@@ -56,6 +56,157 @@ fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// Lanes of the partial sums in [`sum`]: a whole AVX-512 register of f32.
+const LANES: usize = 16;
+
+/// A sum in `LANES` independent partial sums, which the compiler keeps in one vector register
+/// (a single running sum is a chain of dependent additions it may not reorder).
+#[inline(always)]
+fn sum(values: impl Iterator<Item = f32>) -> f32 {
+    let mut partial = [0.0f32; LANES];
+    for (i, v) in values.enumerate() {
+        partial[i % LANES] += v;
+    }
+    partial.iter().sum()
+}
+
+/// One kernel's loop and its data. [`Pass::run`] hands it to pulp, which calls
+/// [`pulp::WithSimd::with_simd`] inside a function compiled for the chosen instruction set;
+/// the loops below are `inline(always)` so that they are compiled there too. (A closure would
+/// be a function of its own, compiled for the baseline.)
+enum Pass<'a> {
+    BiasGelu {
+        input: &'a [f32],
+        bias: &'a [f32],
+        output: &'a mut [f32],
+    },
+    Bias {
+        bias: &'a [f32],
+        values: &'a mut [f32],
+    },
+    AddNorm {
+        input: &'a [f32],
+        residual: &'a [f32],
+        op: &'a AddNorm,
+        output: &'a mut [f32],
+    },
+    MaskedSoftmax {
+        scores: &'a [f32],
+        mask: &'a [f32],
+        /// Rows of scores (heads times queries) per sequence, which share one mask row.
+        rows_per_sequence: usize,
+        keys: usize,
+        output: &'a mut [f32],
+    },
+}
+
+impl Pass<'_> {
+    fn run(self) {
+        pulp::Arch::new().dispatch(self)
+    }
+}
+
+impl pulp::WithSimd for Pass<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        match self {
+            Pass::BiasGelu {
+                input,
+                bias,
+                output,
+            } => bias_gelu(input, bias, output),
+            Pass::Bias { bias, values } => add_bias(bias, values),
+            Pass::AddNorm {
+                input,
+                residual,
+                op,
+                output,
+            } => add_norm(input, residual, op, output),
+            Pass::MaskedSoftmax {
+                scores,
+                mask,
+                rows_per_sequence,
+                keys,
+                output,
+            } => masked_softmax(scores, mask, rows_per_sequence, keys, output),
+        }
+    }
+}
+
+#[inline(always)]
+fn bias_gelu(input: &[f32], bias: &[f32], output: &mut [f32]) {
+    for (out, row) in output
+        .chunks_exact_mut(bias.len())
+        .zip(input.chunks_exact(bias.len()))
+    {
+        for ((o, &x), &b) in out.iter_mut().zip(row).zip(bias) {
+            *o = gelu(x + b);
+        }
+    }
+}
+
+#[inline(always)]
+fn add_bias(bias: &[f32], values: &mut [f32]) {
+    for row in values.chunks_exact_mut(bias.len()) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+}
+
+#[inline(always)]
+fn add_norm(input: &[f32], residual: &[f32], op: &AddNorm, output: &mut [f32]) {
+    let width = op.bias.len();
+    for ((out, row), res) in output
+        .chunks_exact_mut(width)
+        .zip(input.chunks_exact(width))
+        .zip(residual.chunks_exact(width))
+    {
+        for (((o, &x), &r), &b) in out.iter_mut().zip(row).zip(res).zip(&op.bias) {
+            *o = x + r + b;
+        }
+        let mean = sum(out.iter().copied()) / width as f32;
+        let variance = sum(out.iter().map(|v| (v - mean) * (v - mean))) / width as f32;
+        let scale = 1.0 / (variance + op.eps).sqrt();
+        for ((o, &g), &b) in out.iter_mut().zip(&op.gamma).zip(&op.beta) {
+            *o = (*o - mean) * scale * g + b;
+        }
+    }
+}
+
+/// `mask` is `(sequences, keys)`; `scores` and `output` are rows of `keys`,
+/// `rows_per_sequence` of them for each sequence.
+#[inline(always)]
+fn masked_softmax(
+    scores: &[f32],
+    mask: &[f32],
+    rows_per_sequence: usize,
+    keys: usize,
+    output: &mut [f32],
+) {
+    for (row_index, (out, row)) in output
+        .chunks_exact_mut(keys)
+        .zip(scores.chunks_exact(keys))
+        .enumerate()
+    {
+        let row_mask = &mask[(row_index / rows_per_sequence) * keys..][..keys];
+        let max = row
+            .iter()
+            .zip(row_mask)
+            .map(|(&s, &m)| if m > 0.0 { s } else { f32::NEG_INFINITY })
+            .fold(f32::NEG_INFINITY, f32::max);
+        for ((o, &s), &m) in out.iter_mut().zip(row).zip(row_mask) {
+            *o = if m > 0.0 { exp(s - max) } else { 0.0 };
+        }
+        let inverse = 1.0 / sum(out.iter().copied());
+        for o in out.iter_mut() {
+            *o *= inverse;
+        }
+    }
+}
+
 /// The f32 values of a contiguous tensor.
 fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(values) = storage else {
@@ -67,13 +218,13 @@ fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<
     }
 }
 
-/// The length of the last dimension, checked against what the operation was built for.
-fn columns(layout: &Layout, expected: usize, op: &str) -> Result<usize> {
-    let columns = layout.dims().last().copied().unwrap_or(0);
-    if columns != expected {
-        bail!("{op}: rows of {columns}, built for {expected}");
+/// Checks that rows are as long as the operation's parameters.
+fn check_width(layout: &Layout, expected: usize, op: &str) -> Result<()> {
+    let width = layout.dims().last().copied().unwrap_or(0);
+    if width != expected {
+        bail!("{op}: rows of {width}, built for {expected}");
     }
-    Ok(columns)
+    Ok(())
 }
 
 /// `gelu(x + bias)`, the bias added along the last dimension: the intermediate layer's output.
@@ -88,18 +239,14 @@ impl CustomOp1 for BiasGelu {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let input = contiguous(storage, layout, self.name())?;
-        columns(layout, self.bias.len(), self.name())?;
+        check_width(layout, self.bias.len(), self.name())?;
         let mut output = vec![0.0f32; input.len()];
-        pulp::Arch::new().dispatch(|| {
-            for (out, row) in output
-                .chunks_exact_mut(self.bias.len())
-                .zip(input.chunks_exact(self.bias.len()))
-            {
-                for ((o, &x), &b) in out.iter_mut().zip(row).zip(&self.bias) {
-                    *o = gelu(x + b);
-                }
-            }
-        });
+        Pass::BiasGelu {
+            input,
+            bias: &self.bias,
+            output: &mut output,
+        }
+        .run();
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
 }
@@ -116,16 +263,14 @@ impl CustomOp1 for Bias {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let input = contiguous(storage, layout, self.name())?;
-        columns(layout, self.bias.len(), self.name())?;
-        let mut output = input.to_vec();
-        pulp::Arch::new().dispatch(|| {
-            for row in output.chunks_exact_mut(self.bias.len()) {
-                for (o, &b) in row.iter_mut().zip(&self.bias) {
-                    *o += b;
-                }
-            }
-        });
-        Ok((CpuStorage::F32(output), layout.shape().clone()))
+        check_width(layout, self.bias.len(), self.name())?;
+        let mut values = input.to_vec();
+        Pass::Bias {
+            bias: &self.bias,
+            values: &mut values,
+        }
+        .run();
+        Ok((CpuStorage::F32(values), layout.shape().clone()))
     }
 }
 
@@ -152,7 +297,7 @@ impl CustomOp2 for AddNorm {
     ) -> Result<(CpuStorage, Shape)> {
         let input = contiguous(storage, layout, self.name())?;
         let residual = contiguous(residual_storage, residual_layout, self.name())?;
-        let width = columns(layout, self.bias.len(), self.name())?;
+        check_width(layout, self.bias.len(), self.name())?;
         if residual.len() != input.len() {
             bail!(
                 "add-norm: residual of {} values for {}",
@@ -161,24 +306,13 @@ impl CustomOp2 for AddNorm {
             );
         }
         let mut output = vec![0.0f32; input.len()];
-        pulp::Arch::new().dispatch(|| {
-            for ((out, row), res) in output
-                .chunks_exact_mut(width)
-                .zip(input.chunks_exact(width))
-                .zip(residual.chunks_exact(width))
-            {
-                for (((o, &x), &r), &b) in out.iter_mut().zip(row).zip(res).zip(&self.bias) {
-                    *o = x + r + b;
-                }
-                let mean = out.iter().sum::<f32>() / width as f32;
-                let variance =
-                    out.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / width as f32;
-                let scale = 1.0 / (variance + self.eps).sqrt();
-                for ((o, &g), &b) in out.iter_mut().zip(&self.gamma).zip(&self.beta) {
-                    *o = (*o - mean) * scale * g + b;
-                }
-            }
-        });
+        Pass::AddNorm {
+            input,
+            residual,
+            op: self,
+            output: &mut output,
+        }
+        .run();
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
 }
@@ -215,31 +349,15 @@ impl CustomOp2 for MaskedSoftmax {
                 layout.dims()
             );
         }
-        let rows_per_item = heads * queries;
         let mut output = vec![0.0f32; scores.len()];
-        pulp::Arch::new().dispatch(|| {
-            for (row_index, (out, row)) in output
-                .chunks_exact_mut(keys)
-                .zip(scores.chunks_exact(keys))
-                .enumerate()
-            {
-                let row_mask = &mask[(row_index / rows_per_item) * keys..][..keys];
-                let max = row
-                    .iter()
-                    .zip(row_mask)
-                    .map(|(&s, &m)| if m > 0.0 { s } else { f32::NEG_INFINITY })
-                    .fold(f32::NEG_INFINITY, f32::max);
-                let mut sum = 0.0;
-                for ((o, &s), &m) in out.iter_mut().zip(row).zip(row_mask) {
-                    *o = if m > 0.0 { exp(s - max) } else { 0.0 };
-                    sum += *o;
-                }
-                let inverse = 1.0 / sum;
-                for o in out.iter_mut() {
-                    *o *= inverse;
-                }
-            }
-        });
+        Pass::MaskedSoftmax {
+            scores,
+            mask,
+            rows_per_sequence: heads * queries,
+            keys,
+            output: &mut output,
+        }
+        .run();
         Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
 }

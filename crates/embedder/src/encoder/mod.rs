@@ -91,7 +91,10 @@ impl Encoder {
                 config.hidden_act
             )));
         }
-        if !config.hidden_size.is_multiple_of(config.num_attention_heads) {
+        if !config
+            .hidden_size
+            .is_multiple_of(config.num_attention_heads)
+        {
             return Err(ModelError::Unsupported(format!(
                 "{} heads for a hidden size of {}",
                 config.num_attention_heads, config.hidden_size
