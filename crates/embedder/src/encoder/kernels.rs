@@ -75,14 +75,10 @@ fn sum(values: impl Iterator<Item = f32>) -> f32 {
 /// the loops below are `inline(always)` so that they are compiled there too. (A closure would
 /// be a function of its own, compiled for the baseline.)
 enum Pass<'a> {
-    BiasGelu {
-        input: &'a [f32],
-        bias: &'a [f32],
-        output: &'a mut [f32],
-    },
     Bias {
-        bias: &'a [f32],
-        values: &'a mut [f32],
+        input: &'a [f32],
+        op: &'a Bias,
+        output: &'a mut [f32],
     },
     AddNorm {
         input: &'a [f32],
@@ -112,12 +108,7 @@ impl pulp::WithSimd for Pass<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
         match self {
-            Pass::BiasGelu {
-                input,
-                bias,
-                output,
-            } => bias_gelu(input, bias, output),
-            Pass::Bias { bias, values } => add_bias(bias, values),
+            Pass::Bias { input, op, output } => add_bias(input, op, output),
             Pass::AddNorm {
                 input,
                 residual,
@@ -135,23 +126,27 @@ impl pulp::WithSimd for Pass<'_> {
     }
 }
 
+/// The activation runs in a loop of its own, not as a branch per element, so each loop
+/// vectorizes.
 #[inline(always)]
-fn bias_gelu(input: &[f32], bias: &[f32], output: &mut [f32]) {
-    for (out, row) in output
-        .chunks_exact_mut(bias.len())
-        .zip(input.chunks_exact(bias.len()))
-    {
-        for ((o, &x), &b) in out.iter_mut().zip(row).zip(bias) {
-            *o = gelu(x + b);
+fn add_bias(input: &[f32], op: &Bias, output: &mut [f32]) {
+    let rows = output
+        .chunks_exact_mut(op.bias.len())
+        .zip(input.chunks_exact(op.bias.len()));
+    match op.activation {
+        Activation::Identity => {
+            for (out, row) in rows {
+                for ((o, &x), &b) in out.iter_mut().zip(row).zip(&op.bias) {
+                    *o = x + b;
+                }
+            }
         }
-    }
-}
-
-#[inline(always)]
-fn add_bias(bias: &[f32], values: &mut [f32]) {
-    for row in values.chunks_exact_mut(bias.len()) {
-        for (v, &b) in row.iter_mut().zip(bias) {
-            *v += b;
+        Activation::Gelu => {
+            for (out, row) in rows {
+                for ((o, &x), &b) in out.iter_mut().zip(row).zip(&op.bias) {
+                    *o = gelu(x + b);
+                }
+            }
         }
     }
 }
@@ -227,33 +222,20 @@ fn check_width(layout: &Layout, expected: usize, op: &str) -> Result<()> {
     Ok(())
 }
 
-/// `gelu(x + bias)`, the bias added along the last dimension: the intermediate layer's output.
-pub struct BiasGelu {
-    pub bias: Vec<f32>,
+/// What follows the bias in [`Bias`].
+#[derive(Debug, Clone, Copy)]
+pub enum Activation {
+    /// Nothing: the query/key/value projection.
+    Identity,
+    /// GELU: the intermediate layer.
+    Gelu,
 }
 
-impl CustomOp1 for BiasGelu {
-    fn name(&self) -> &'static str {
-        "bias-gelu"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let input = contiguous(storage, layout, self.name())?;
-        check_width(layout, self.bias.len(), self.name())?;
-        let mut output = vec![0.0f32; input.len()];
-        Pass::BiasGelu {
-            input,
-            bias: &self.bias,
-            output: &mut output,
-        }
-        .run();
-        Ok((CpuStorage::F32(output), layout.shape().clone()))
-    }
-}
-
-/// `x + bias` along the last dimension: a dense layer's output when nothing else follows.
+/// `activation(x + bias)`, the bias added along the last dimension: a dense layer's output when
+/// no residual follows.
 pub struct Bias {
     pub bias: Vec<f32>,
+    pub activation: Activation,
 }
 
 impl CustomOp1 for Bias {
@@ -264,13 +246,14 @@ impl CustomOp1 for Bias {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let input = contiguous(storage, layout, self.name())?;
         check_width(layout, self.bias.len(), self.name())?;
-        let mut values = input.to_vec();
+        let mut output = vec![0.0f32; input.len()];
         Pass::Bias {
-            bias: &self.bias,
-            values: &mut values,
+            input,
+            op: self,
+            output: &mut output,
         }
         .run();
-        Ok((CpuStorage::F32(values), layout.shape().clone()))
+        Ok((CpuStorage::F32(output), layout.shape().clone()))
     }
 }
 

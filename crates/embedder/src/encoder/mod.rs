@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Module, Tensor};
 use candle_transformers::models::bert::{Config, HiddenAct};
-use kernels::{AddNorm, Bias, BiasGelu, MaskedSoftmax};
+use kernels::{Activation, AddNorm, Bias, MaskedSoftmax};
 
 use crate::ModelError;
 
@@ -40,7 +40,7 @@ struct Layer {
     attention_norm: AddNorm,
     /// `(hidden, intermediate)`.
     up: Tensor,
-    up_gelu: BiasGelu,
+    up_gelu: Bias,
     /// `(intermediate, hidden)`.
     down: Tensor,
     output_norm: AddNorm,
@@ -141,6 +141,7 @@ impl Encoder {
                     qkv,
                     qkv_bias: Bias {
                         bias: qkv_bias.to_vec1()?,
+                        activation: Activation::Identity,
                     },
                     attention_out: w.dense(&format!("{p}.attention.output.dense"))?,
                     attention_norm: w.add_norm(
@@ -149,8 +150,9 @@ impl Encoder {
                         eps,
                     )?,
                     up: w.dense(&format!("{p}.intermediate.dense"))?,
-                    up_gelu: BiasGelu {
+                    up_gelu: Bias {
                         bias: w.values(&format!("{p}.intermediate.dense.bias"))?,
+                        activation: Activation::Gelu,
                     },
                     down: w.dense(&format!("{p}.output.dense"))?,
                     output_norm: w.add_norm(
