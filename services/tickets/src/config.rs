@@ -29,9 +29,10 @@ pub struct Config {
     /// Seconds a request may take before it is answered 408.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 10)]
     pub request_timeout_secs: u64,
-    /// Messages of `tickets.pipeline` handled at once.
-    #[arg(long, env = "PIPELINE_CONCURRENCY", default_value_t = 8)]
-    pub pipeline_concurrency: usize,
+    /// Most messages of `tickets.pipeline` applied in one transaction and acknowledged
+    /// together; the broker sends twice this ahead (at most 65535).
+    #[arg(long, env = "PIPELINE_BATCH", default_value_t = 200)]
+    pub pipeline_batch: usize,
 }
 
 impl Config {
@@ -48,7 +49,7 @@ impl Config {
             outbox_poll_ms: 500,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 10,
-            pipeline_concurrency: 8,
+            pipeline_batch: 200,
         }
     }
 }

@@ -1,18 +1,22 @@
 //! Consumer of `tickets.pipeline`: reflects the categorizer's and routing's decisions
-//! (category, pool, assignment) on the ticket. Idempotent through the inbox: the effects and
-//! the handled event id commit together.
+//! (category, pool, assignment) on the ticket. Whatever has arrived is handled as one batch in
+//! one transaction (a backlog drains in a few round trips per batch, not per event), events of
+//! one ticket in the order they were delivered. Idempotent through the inbox: the effects and
+//! the handled event ids commit together.
 
-use chrono::Utc;
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{DateTime, Utc};
 use sysops_bus::{HandleError, Incoming};
 use sysops_contract::{
-    EventType, TicketAssigned, TicketCategorized, TicketEscalated, TicketQueued, TicketStatus,
-    TicketUnassigned,
+    EventType, RawEnvelope, TicketAssigned, TicketCategorized, TicketEscalated, TicketQueued,
+    TicketStatus, TicketUnassigned,
 };
 use sysops_platform::db::is_transient;
-use sysops_platform::inbox::{self, Seen};
+use sysops_platform::inbox;
 
 use crate::domain::lifecycle::{in_pipeline, pipeline_status};
-use crate::store::Store;
+use crate::store::{Store, Ticket};
 
 fn db_error(e: sqlx::Error) -> HandleError {
     if is_transient(&e) {
@@ -22,34 +26,81 @@ fn db_error(e: sqlx::Error) -> HandleError {
     }
 }
 
-#[tracing::instrument(skip_all, fields(event_id = %incoming.envelope.id, event_type = %incoming.envelope.event_type, ticket_id))]
-pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError> {
-    let event = incoming.envelope;
-    let ticket_id = event
-        .ticket_id
-        .ok_or_else(|| HandleError::permanent("pipeline event without ticket_id"))?;
-    tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
-
+/// Applies a batch of pipeline events. A permanent failure of any event fails the whole batch
+/// (nothing of it is committed); the consumer then handles each event alone.
+#[tracing::instrument(skip_all, fields(events = batch.len()))]
+pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleError> {
     let mut tx = store.begin().await.map_err(db_error)?;
-    if inbox::record(&mut tx, event.id).await.map_err(db_error)? == Seen::Again {
-        tracing::debug!("already handled");
-        return Ok(());
+    let ids: Vec<_> = batch.iter().map(|i| i.envelope.id).collect();
+    let fresh = inbox::record_all(&mut tx, &ids).await.map_err(db_error)?;
+    // The same event twice in one batch is applied once.
+    let mut seen = HashSet::new();
+    let events: Vec<&RawEnvelope> = batch
+        .iter()
+        .map(|i| &i.envelope)
+        .filter(|e| fresh.contains(&e.id) && seen.insert(e.id))
+        .collect();
+    if events.len() < batch.len() {
+        tracing::debug!(again = batch.len() - events.len(), "events already handled");
     }
-    let mut ticket = store
-        .get_for_update(&mut tx, ticket_id)
+    if events.is_empty() {
+        return tx.commit().await.map_err(db_error);
+    }
+    let ticket_ids = events
+        .iter()
+        .map(|e| {
+            e.ticket_id
+                .ok_or_else(|| HandleError::permanent("pipeline event without ticket_id"))
+        })
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    let ticket_ids: Vec<_> = ticket_ids.into_iter().collect();
+    let mut tickets = store
+        .lock_all(&mut tx, &ticket_ids)
         .await
-        .map_err(db_error)?
-        .ok_or_else(|| HandleError::permanent(format!("no ticket {ticket_id}")))?;
-    let current = ticket.status();
+        .map_err(db_error)?;
     let now = Utc::now();
+    for event in &events {
+        let ticket_id = event.ticket_id.unwrap_or_default();
+        let ticket = tickets
+            .get_mut(&ticket_id)
+            .ok_or_else(|| HandleError::permanent(format!("no ticket {ticket_id}")))?;
+        let (from, to) = apply(ticket, event, now)?;
+        tracing::debug!(event_id = %event.id, event_type = %event.event_type, %ticket_id, %from, %to, "pipeline event applied");
+    }
+    store
+        .update_all(&mut tx, tickets.values())
+        .await
+        .map_err(db_error)?;
+    store
+        .record_events(&mut tx, events.iter().copied())
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    for event in &events {
+        metrics::counter!("tickets_pipeline_events_total", "type" => event.event_type.routing_key())
+            .increment(1);
+    }
+    Ok(())
+}
+
+fn payload<T: serde::de::DeserializeOwned>(event: &RawEnvelope) -> Result<T, HandleError> {
+    T::deserialize(&event.data).map_err(HandleError::permanent)
+}
+
+/// Applies one event to `ticket` (in memory) and returns its status before and after.
+fn apply(
+    ticket: &mut Ticket,
+    event: &RawEnvelope,
+    now: DateTime<Utc>,
+) -> Result<(TicketStatus, TicketStatus), HandleError> {
+    let current = ticket.status();
     let mut needs_review = false;
     // The event concerns an assignment the ticket no longer has: history only.
     let mut stale = false;
 
     match event.event_type {
         EventType::TicketCategorized => {
-            let c: TicketCategorized =
-                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            let c: TicketCategorized = payload(event)?;
             // A person's category wins over a late machine decision, and so does any state
             // people have taken the ticket to (accepted, cancelled, ...).
             if ticket.method.as_deref() != Some("human") && in_pipeline(current) {
@@ -62,22 +113,21 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
             }
         }
         EventType::TicketQueued => {
-            let q: TicketQueued =
-                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            let q: TicketQueued = payload(event)?;
             // Only a ticket that is (or becomes) queued takes the pool.
             if pipeline_status(current, event.event_type, false) == TicketStatus::Queued {
                 ticket.pool = Some(q.pool);
-                // Routing's word can arrive before the categorizer's (both come on this
-                // queue, handled concurrently): the ticket shows its category meanwhile, and
-                // `ticket.categorized` adds the confidence and method when it comes.
+                // Routing's word can arrive before the categorizer's (two publishers, no
+                // order guaranteed between them, and a redelivery comes late): the ticket
+                // shows its category meanwhile, and `ticket.categorized` adds the confidence
+                // and method when it comes.
                 if ticket.category.is_none() {
                     ticket.category = Some(q.category);
                 }
             }
         }
         EventType::TicketAssigned => {
-            let a: TicketAssigned =
-                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            let a: TicketAssigned = payload(event)?;
             if pipeline_status(current, event.event_type, false) == TicketStatus::Assigned {
                 ticket.pool = Some(a.pool);
                 ticket.assignee = Some(a.expert_id);
@@ -87,8 +137,7 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
         }
         EventType::TicketSlaBreached => {}
         EventType::TicketUnassigned => {
-            let u: TicketUnassigned =
-                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            let u: TicketUnassigned = payload(event)?;
             // A late take-back of an older assignment must not clear a newer one.
             stale = ticket.assignee != Some(u.expert_id);
             if !stale {
@@ -97,8 +146,7 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
             }
         }
         EventType::TicketEscalated => {
-            let _: TicketEscalated =
-                serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)?;
+            let _: TicketEscalated = payload(event)?;
             if pipeline_status(current, event.event_type, false) == TicketStatus::NeedsReview {
                 ticket.needs_review = true;
                 ticket.assignee = None;
@@ -117,14 +165,5 @@ pub async fn handle(store: &Store, incoming: Incoming) -> Result<(), HandleError
         pipeline_status(current, event.event_type, needs_review)
     };
     ticket.status = next.as_str().to_owned();
-    store.update(&mut tx, &ticket).await.map_err(db_error)?;
-    store
-        .record_event(&mut tx, &event)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
-    metrics::counter!("tickets_pipeline_events_total", "type" => event.event_type.routing_key())
-        .increment(1);
-    tracing::debug!(from = %current, to = %next, "pipeline event applied");
-    Ok(())
+    Ok((current, next))
 }

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_bus::{run_batch_consumer, BatchOptions, Bus, Incoming, WorkQueue};
 use sysops_platform::auth::TokenKeys;
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
@@ -97,18 +97,20 @@ impl Application {
             self.config.outbox_poll(),
             shutdown.clone(),
         ));
-        let options = ConsumerOptions {
-            concurrency: self.config.pipeline_concurrency,
+        let batch = self.config.pipeline_batch.max(1);
+        let options = BatchOptions {
+            max_batch: batch,
+            prefetch: u16::try_from(batch * 2).unwrap_or(u16::MAX),
             ..Default::default()
         };
         let consumer_store = store.clone();
-        tracker.spawn(run_consumer(
+        tracker.spawn(run_batch_consumer(
             self.bus.clone(),
             WorkQueue::TicketsPipeline,
             options,
-            move |incoming| {
+            move |batch: Vec<Incoming>| {
                 let store = consumer_store.clone();
-                async move { pipeline::handle(&store, incoming).await }
+                async move { pipeline::handle(&store, batch).await }
             },
             shutdown.clone(),
         ));

@@ -1,6 +1,8 @@
 //! Data access for tickets and their events. Every state change writes its event to the
 //! ticket's history and to the outbox in the same transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
@@ -162,29 +164,65 @@ impl Store {
             .await
     }
 
+    /// Locks the rows of the tickets `ids` (in id order, so that two lockers never wait on each
+    /// other) for the rest of `tx` and returns those that exist.
+    pub async fn lock_all(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Ticket>, sqlx::Error> {
+        let tickets: Vec<Ticket> =
+            sqlx::query_as("SELECT * FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(ids)
+                .fetch_all(&mut **tx)
+                .await?;
+        Ok(tickets.into_iter().map(|t| (t.id, t)).collect())
+    }
+
     /// Writes back every mutable field of `ticket`.
     pub async fn update(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         ticket: &Ticket,
     ) -> Result<(), sqlx::Error> {
+        self.update_all(tx, [ticket]).await
+    }
+
+    /// Writes back every mutable field of each ticket of `tickets`, in one statement.
+    pub async fn update_all<'t>(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        tickets: impl IntoIterator<Item = &'t Ticket>,
+    ) -> Result<(), sqlx::Error> {
+        let mut c = TicketColumns::default();
+        for t in tickets {
+            c.push(t);
+        }
         sqlx::query(
-            "UPDATE tickets SET status = $2, category = $3, confidence = $4, method = $5, \
-             needs_review = $6, pool = $7, assignee = $8, assignee_name = $9, updated_at = now(), \
-             categorized_at = $10, assigned_at = $11, resolved_at = $12 WHERE id = $1",
+            "UPDATE tickets AS t SET status = u.status, category = u.category, \
+             confidence = u.confidence, method = u.method, needs_review = u.needs_review, \
+             pool = u.pool, assignee = u.assignee, assignee_name = u.assignee_name, \
+             updated_at = now(), categorized_at = u.categorized_at, assigned_at = u.assigned_at, \
+             resolved_at = u.resolved_at \
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::real[], $5::text[], $6::bool[], \
+                         $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], \
+                         $11::timestamptz[], $12::timestamptz[]) \
+               AS u(id, status, category, confidence, method, needs_review, pool, assignee, \
+                    assignee_name, categorized_at, assigned_at, resolved_at) \
+             WHERE t.id = u.id",
         )
-        .bind(ticket.id)
-        .bind(&ticket.status)
-        .bind(&ticket.category)
-        .bind(ticket.confidence)
-        .bind(&ticket.method)
-        .bind(ticket.needs_review)
-        .bind(&ticket.pool)
-        .bind(ticket.assignee)
-        .bind(&ticket.assignee_name)
-        .bind(ticket.categorized_at)
-        .bind(ticket.assigned_at)
-        .bind(ticket.resolved_at)
+        .bind(c.id)
+        .bind(c.status)
+        .bind(c.category)
+        .bind(c.confidence)
+        .bind(c.method)
+        .bind(c.needs_review)
+        .bind(c.pool)
+        .bind(c.assignee)
+        .bind(c.assignee_name)
+        .bind(c.categorized_at)
+        .bind(c.assigned_at)
+        .bind(c.resolved_at)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -210,16 +248,37 @@ impl Store {
         tx: &mut Transaction<'_, Postgres>,
         event: &RawEnvelope,
     ) -> Result<(), sqlx::Error> {
+        self.record_events(tx, [event]).await
+    }
+
+    /// Adds events to their tickets' histories in one statement, in the order given; events
+    /// already there are ignored.
+    pub async fn record_events<'e>(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        events: impl IntoIterator<Item = &'e RawEnvelope>,
+    ) -> Result<(), sqlx::Error> {
+        let (mut ids, mut tickets, mut types, mut times, mut causes, mut data) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for e in events {
+            ids.push(e.id);
+            tickets.push(e.ticket_id);
+            types.push(e.event_type.routing_key());
+            times.push(e.occurred_at);
+            causes.push(e.causation_id);
+            data.push(&e.data);
+        }
         sqlx::query(
             "INSERT INTO ticket_events (event_id, ticket_id, event_type, occurred_at, causation_id, data) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::uuid[], $6::jsonb[]) \
+             ON CONFLICT (event_id) DO NOTHING",
         )
-        .bind(event.id)
-        .bind(event.ticket_id)
-        .bind(event.event_type.routing_key())
-        .bind(event.occurred_at)
-        .bind(event.causation_id)
-        .bind(&event.data)
+        .bind(ids)
+        .bind(tickets)
+        .bind(types)
+        .bind(times)
+        .bind(causes)
+        .bind(data)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -282,5 +341,39 @@ fn push_filters<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a ListQuery) {
     if let Some(c) = q.customer_id {
         push(b, "customer_id = ");
         b.push_bind(c);
+    }
+}
+
+/// The mutable fields of many tickets, column by column, for one `UPDATE ... FROM unnest(...)`.
+#[derive(Default)]
+struct TicketColumns {
+    id: Vec<Uuid>,
+    status: Vec<String>,
+    category: Vec<Option<String>>,
+    confidence: Vec<Option<f32>>,
+    method: Vec<Option<String>>,
+    needs_review: Vec<bool>,
+    pool: Vec<Option<String>>,
+    assignee: Vec<Option<Uuid>>,
+    assignee_name: Vec<Option<String>>,
+    categorized_at: Vec<Option<DateTime<Utc>>>,
+    assigned_at: Vec<Option<DateTime<Utc>>>,
+    resolved_at: Vec<Option<DateTime<Utc>>>,
+}
+
+impl TicketColumns {
+    fn push(&mut self, t: &Ticket) {
+        self.id.push(t.id);
+        self.status.push(t.status.clone());
+        self.category.push(t.category.clone());
+        self.confidence.push(t.confidence);
+        self.method.push(t.method.clone());
+        self.needs_review.push(t.needs_review);
+        self.pool.push(t.pool.clone());
+        self.assignee.push(t.assignee);
+        self.assignee_name.push(t.assignee_name.clone());
+        self.categorized_at.push(t.categorized_at);
+        self.assigned_at.push(t.assigned_at);
+        self.resolved_at.push(t.resolved_at);
     }
 }

@@ -1,0 +1,123 @@
+//! The `tickets.pipeline` batch handler against a real database: events of one batch apply in
+//! delivery order, each event once, and a batch that cannot be applied commits nothing.
+
+mod support;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use sysops_bus::{HandleError, Incoming};
+use sysops_contract::{Envelope, EventType};
+use sysops_tickets::pipeline;
+use sysops_tickets::store::Store;
+
+use support::App;
+
+fn incoming(event_type: EventType, ticket: Uuid, data: Value) -> Incoming {
+    Incoming {
+        envelope: Envelope::new(event_type, Some(ticket), data)
+            .to_raw()
+            .expect("a JSON payload"),
+        redelivered: false,
+    }
+}
+
+fn categorized(ticket: Uuid, category: &str) -> Incoming {
+    let data = json!({"category": category, "confidence": 0.9, "method": "embedding",
+        "candidates": [], "latency_ms": 3.0, "needs_review": false});
+    incoming(EventType::TicketCategorized, ticket, data)
+}
+
+fn assigned(ticket: Uuid, expert: Uuid) -> Incoming {
+    let data = json!({"pool": "printers", "expert_id": expert, "expert_name": "Ada",
+        "attempt": 1, "decision": {"candidates": [], "reason": "the only one"}});
+    incoming(EventType::TicketAssigned, ticket, data)
+}
+
+async fn id_of(app: &App, title: &str) -> Uuid {
+    app.create(title).await["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("an id")
+}
+
+async fn history_types(app: &App, id: Uuid) -> Vec<String> {
+    let (_, history) = app.get(&format!("/api/tickets/{id}/history")).await;
+    history["events"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_applies_each_event_once_in_delivery_order() {
+    let app = App::spawn().await;
+    let store = Store::new(app.env.pool("tickets").await);
+    let (a, b) = (
+        id_of(&app, "Printer jams").await,
+        id_of(&app, "VPN down").await,
+    );
+    let expert = Uuid::now_v7();
+    let first = categorized(a, "printers");
+    let batch = vec![
+        first.clone(),
+        categorized(b, "network"),
+        assigned(a, expert),
+        // A redelivery arriving in the same batch.
+        first,
+    ];
+    pipeline::handle(&store, batch.clone())
+        .await
+        .expect("the batch applies");
+
+    let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
+    assert_eq!(t["status"], "assigned", "{t}");
+    assert_eq!(t["category"], "printers");
+    assert_eq!(t["method"], "embedding");
+    assert_eq!(t["assignee"], expert.to_string());
+    assert_eq!(t["assignee_name"], "Ada");
+    let (_, t) = app.get(&format!("/api/tickets/{b}")).await;
+    assert_eq!(t["status"], "categorized", "{t}");
+    assert_eq!(t["category"], "network");
+    let a_history = ["ticket.created", "ticket.categorized", "ticket.assigned"];
+    assert_eq!(history_types(&app, a).await, a_history);
+
+    // The whole batch again, as after a crash before the acknowledgement: nothing changes.
+    let before = app.get(&format!("/api/tickets/{a}")).await.1;
+    pipeline::handle(&store, batch)
+        .await
+        .expect("a redelivered batch is accepted");
+    assert_eq!(app.get(&format!("/api/tickets/{a}")).await.1, before);
+    assert_eq!(history_types(&app, a).await, a_history);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_with_an_event_that_cannot_apply_commits_nothing() {
+    let app = App::spawn().await;
+    let store = Store::new(app.env.pool("tickets").await);
+    let a = id_of(&app, "Printer jams").await;
+    let good = categorized(a, "printers");
+    let unknown_ticket = categorized(Uuid::now_v7(), "printers");
+    let bad_payload = incoming(EventType::TicketAssigned, a, json!({"pool": 7}));
+    for bad in [unknown_ticket, bad_payload] {
+        let failed = pipeline::handle(&store, vec![good.clone(), bad]).await;
+        assert!(
+            matches!(failed, Err(HandleError::Permanent(_))),
+            "{failed:?}"
+        );
+        let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
+        assert_eq!(t["status"], "new", "{t}");
+        assert_eq!(history_types(&app, a).await, ["ticket.created"]);
+    }
+    // The good event alone (as the consumer retries it) applies: its inbox entry was rolled
+    // back with the failed batch.
+    pipeline::handle(&store, vec![good])
+        .await
+        .expect("the good event applies");
+    let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
+    assert_eq!(t["status"], "categorized", "{t}");
+    app.stop().await;
+}
