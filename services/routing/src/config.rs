@@ -24,11 +24,10 @@ pub struct Config {
     /// Milliseconds between outbox polls when no commit of this process woke the relay.
     #[arg(long, env = "OUTBOX_POLL_MS", default_value_t = 1000)]
     pub outbox_poll_ms: u64,
-    /// Messages of `routing.work` handled at once. Each is a transaction that may wait for its
-    /// pool's lock; beyond about twice the database's cores more of them only lengthen the
-    /// queue for those locks (measured with `routing-bench`).
-    #[arg(long, env = "CONCURRENCY", default_value_t = 4)]
-    pub concurrency: usize,
+    /// Most messages of `routing.work` handled in one transaction and acknowledged together;
+    /// the broker sends twice this ahead (at most 65535).
+    #[arg(long, env = "WORK_BATCH", default_value_t = 100)]
+    pub work_batch: usize,
     /// Rejections after which a ticket goes to a manager (`needs_review`).
     #[arg(long, env = "MAX_REJECTIONS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_rejections: u32,
@@ -57,7 +56,7 @@ impl Config {
             http_addr: "127.0.0.1:0".into(),
             taxonomy_path: sysops_platform::repo::path("models/taxonomy.toml"),
             outbox_poll_ms: 500,
-            concurrency: 4,
+            work_batch: 100,
             max_rejections: 3,
             sla_assign: limits("urgent=15m,high=30m,normal=2h,low=8h"),
             sla_accept: limits("urgent=5m,high=10m,normal=30m,low=2h"),

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use sysops_bus::{run_consumer, Bus, ConsumerOptions, WorkQueue};
+use sysops_bus::{run_batch_consumer, BatchOptions, Bus, Incoming, WorkQueue};
 use sysops_platform::auth::{staff_only, TokenKeys};
 use sysops_platform::http::{self, with_middleware};
 use sysops_platform::ops::Ops;
@@ -120,17 +120,19 @@ impl Application {
             pool: self.state.pool.clone(),
             engine: self.state.engine.clone(),
         };
-        let options = ConsumerOptions {
-            concurrency: self.config.concurrency,
+        let batch = self.config.work_batch.max(1);
+        let options = BatchOptions {
+            max_batch: batch,
+            prefetch: u16::try_from(batch * 2).unwrap_or(u16::MAX),
             ..Default::default()
         };
-        tracker.spawn(run_consumer(
+        tracker.spawn(run_batch_consumer(
             self.bus.clone(),
             WorkQueue::RoutingWork,
             options,
-            move |incoming| {
+            move |batch: Vec<Incoming>| {
                 let worker = worker.clone();
-                async move { worker.handle(incoming).await }
+                async move { worker.handle(batch).await }
             },
             shutdown.clone(),
         ));

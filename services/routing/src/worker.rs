@@ -1,10 +1,14 @@
 //! Consumer of `routing.work`: places categorized tickets (best expert or the pool backlog),
 //! follows the lifecycle (accept, reject and reassign, resolve, cancel) and assigns the
-//! backlog whenever capacity frees. For each message the ticket's route is locked first, then
-//! the pools concerned, then expert rows; effects, the inbox entry and the outgoing events
-//! commit in one transaction.
+//! backlog whenever capacity frees. Whatever has arrived is handled as one batch in one
+//! transaction, events in delivery order: the routes of the batch's tickets are locked first
+//! (in ticket order), then the pools (every pool when the batch has more than one event), then
+//! expert rows; effects, the inbox entries and the outgoing events commit together.
+
+use std::collections::HashSet;
 
 use sqlx::{PgPool, Postgres, Transaction};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use sysops_bus::{HandleError, Incoming};
@@ -13,7 +17,7 @@ use sysops_contract::{
     TicketUnassigned,
 };
 use sysops_platform::db::is_transient;
-use sysops_platform::inbox::{self, Seen};
+use sysops_platform::inbox;
 
 use crate::engine::{Engine, Origin};
 use crate::store::{assignments, experts, lock_pools, routes};
@@ -34,28 +38,63 @@ fn db_error(e: sqlx::Error) -> HandleError {
 }
 
 fn payload<T: serde::de::DeserializeOwned>(event: &RawEnvelope) -> Result<T, HandleError> {
-    serde_json::from_value(event.data.clone()).map_err(HandleError::permanent)
+    T::deserialize(&event.data).map_err(HandleError::permanent)
 }
 
 type Tx<'a> = Transaction<'a, Postgres>;
 
 impl Worker {
-    #[tracing::instrument(skip_all, fields(event_id = %incoming.envelope.id, event_type = %incoming.envelope.event_type, ticket_id))]
-    pub async fn handle(&self, incoming: Incoming) -> Result<(), HandleError> {
-        let event = incoming.envelope;
+    /// Handles a batch of events. A permanent failure of any event fails the whole batch
+    /// (nothing of it is committed); the consumer then handles each event alone.
+    #[tracing::instrument(skip_all, fields(events = batch.len()))]
+    pub async fn handle(&self, batch: Vec<Incoming>) -> Result<(), HandleError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        if inbox::record(&mut tx, event.id).await.map_err(db_error)? == Seen::Again {
-            tracing::debug!("already handled");
-            return Ok(());
+        let ids: Vec<Uuid> = batch.iter().map(|i| i.envelope.id).collect();
+        let fresh = inbox::record_all(&mut tx, &ids).await.map_err(db_error)?;
+        // The same event twice in one batch is handled once. Expert changes are applied (and
+        // their backlog drained) by the request that made them; the event is for other
+        // services.
+        let mut seen = HashSet::new();
+        let events: Vec<&RawEnvelope> = batch
+            .iter()
+            .map(|i| &i.envelope)
+            .filter(|e| fresh.contains(&e.id) && seen.insert(e.id))
+            .filter(|e| e.event_type != EventType::ExpertChanged)
+            .collect();
+        let tickets = events
+            .iter()
+            .map(|e| {
+                e.ticket_id
+                    .ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if events.len() > 1 {
+            // Everything the events will lock, up front and in one order (routes by ticket,
+            // then pools by name), so two transactions never wait on each other crosswise.
+            // Only a rejection of a ticket routing never saw does not create its route.
+            let create: Vec<Uuid> = events
+                .iter()
+                .zip(&tickets)
+                .filter(|(e, _)| e.event_type != EventType::TicketRejected)
+                .map(|(_, t)| *t)
+                .collect();
+            routes::create_and_lock(&mut tx, &create, &tickets)
+                .await
+                .map_err(db_error)?;
+            let pools: Vec<String> = self
+                .engine
+                .taxonomy
+                .pools()
+                .keys()
+                .map(|p| p.to_string())
+                .collect();
+            lock_pools(&mut tx, &pools).await.map_err(db_error)?;
         }
-        if event.event_type != EventType::ExpertChanged {
-            // Expert changes are applied (and their backlog drained) by the request that
-            // made them; the event is for other services.
-            let ticket_id = event
-                .ticket_id
-                .ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))?;
-            tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
-            self.apply(&mut tx, ticket_id, &event).await?;
+        for (event, ticket_id) in events.iter().zip(tickets) {
+            let span = tracing::debug_span!("event", event_id = %event.id, event_type = %event.event_type, %ticket_id);
+            self.apply(&mut tx, ticket_id, event)
+                .instrument(span)
+                .await?;
         }
         self.engine.outbox.commit(tx).await.map_err(db_error)
     }

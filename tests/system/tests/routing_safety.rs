@@ -188,15 +188,14 @@ async fn a_redelivered_categorized_or_rejected_event_changes_nothing() {
     env.cleanup().await;
 }
 
-/// Events of one ticket may be handled out of order (concurrent handlers; after a broker
+/// Events of one ticket may arrive out of order (a redelivery comes late; after a broker
 /// outage the tickets service's outbox sends them in one burst).
 #[tokio::test]
 async fn an_acceptance_handled_after_the_resolution_opens_no_assignment() {
     let env = TestEnv::new().await;
-    // One handler at a time, so the marker below is handled after the acceptance.
-    let mut service_env = env.service_env();
-    service_env.push(("CONCURRENCY".into(), "1".into()));
-    let routing = ServiceProcess::start("routing", &service_env)
+    // Events are handled in delivery order, so the marker below is handled after the
+    // acceptance.
+    let routing = ServiceProcess::start("routing", &env.service_env())
         .await
         .expect("routing");
     let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
@@ -252,8 +251,9 @@ async fn an_acceptance_handled_after_the_resolution_opens_no_assignment() {
 #[tokio::test]
 async fn a_routing_replica_killed_mid_stream_loses_no_ticket() {
     let env = TestEnv::new().await;
+    // Small batches: many transactions, so the kill lands mid-stream.
     let mut service_env = env.service_env();
-    service_env.push(("CONCURRENCY".into(), "2".into()));
+    service_env.push(("WORK_BATCH".into(), "5".into()));
     let mut a = ServiceProcess::start("routing", &service_env)
         .await
         .expect("replica a");
@@ -294,5 +294,88 @@ async fn a_routing_replica_killed_mid_stream_loses_no_ticket() {
     assert_eq!(stranded(&db).await, 0);
     db.close().await;
     bus.close().await;
+    env.cleanup().await;
+}
+
+/// One batch can carry a ticket's whole life, a redelivery of one of its events and events of
+/// other tickets: they apply in delivery order, each once, and the same batch again (as after
+/// a crash before the acknowledgement) changes nothing.
+#[tokio::test]
+async fn a_batch_applies_in_delivery_order_and_once() {
+    let env = TestEnv::new().await;
+    // The process migrates the schema and serves the experts API; the batches below are
+    // handed to the consumer's handler directly, so they are exactly as written.
+    let routing = ServiceProcess::start("routing", &env.service_env())
+        .await
+        .expect("routing");
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
+    let expert = create_expert(&http, &routing.url(), "ann", json!({"printers": 0.8}), 1).await;
+    let db = env.pool("routing").await;
+    let config = sysops_routing::config::Config::for_tests(&env.database_url, &env.exchange);
+    let worker = sysops_routing::worker::Worker {
+        pool: db.clone(),
+        engine: sysops_routing::engine::Engine {
+            outbox: sysops_platform::outbox::Outbox::default(),
+            taxonomy: std::sync::Arc::new(
+                sysops_taxonomy::Taxonomy::load(&config.taxonomy_path).expect("taxonomy"),
+            ),
+            sla: config.sla(),
+            max_rejections: config.max_rejections,
+        },
+    };
+    let (a, b, unknown) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let first = categorized(a, "printers");
+    let batch: Vec<_> = [
+        first.clone(),
+        // Ann's one slot is taken by `a`: `b` waits in the backlog ...
+        categorized(b, "printers"),
+        first,
+        lifecycle(EventType::TicketAccepted, a, Some(expert)),
+        // ... until `a` is resolved, which gives `b` to her.
+        lifecycle(EventType::TicketResolved, a, Some(expert)),
+        // A rejection of a ticket routing never saw: nothing to do, and no route for it.
+        lifecycle(EventType::TicketRejected, unknown, Some(expert)),
+    ]
+    .into_iter()
+    .map(|envelope| sysops_bus::Incoming {
+        envelope,
+        redelivered: false,
+    })
+    .collect();
+    let decisions = || async {
+        sqlx::query_as::<_, (Uuid, String)>("SELECT ticket_id, kind FROM decisions ORDER BY seq")
+            .fetch_all(&db)
+            .await
+            .expect("decisions")
+    };
+    for round in ["first", "again"] {
+        worker
+            .handle(batch.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{round}: {e}"));
+        let status = |t: Uuid| {
+            let db = db.clone();
+            async move {
+                sqlx::query_scalar::<_, String>("SELECT status FROM routes WHERE ticket_id = $1")
+                    .bind(t)
+                    .fetch_optional(&db)
+                    .await
+                    .expect("route")
+            }
+        };
+        assert_eq!(status(a).await.as_deref(), Some("done"), "{round}");
+        assert_eq!(status(b).await.as_deref(), Some("assigned"), "{round}");
+        assert_eq!(status(unknown).await, None, "{round}");
+        assert_eq!(open_assignments(&db).await, [(b, expert)], "{round}");
+        let kinds: Vec<_> = decisions()
+            .await
+            .into_iter()
+            .map(|(t, kind)| (if t == a { "a" } else { "b" }, kind))
+            .collect();
+        let expected = [("a", "assigned"), ("b", "queued"), ("b", "assigned")];
+        assert_eq!(kinds, expected.map(|(t, k)| (t, k.to_owned())), "{round}");
+        assert!(violations(&db).await.is_empty(), "{round}");
+    }
+    db.close().await;
     env.cleanup().await;
 }

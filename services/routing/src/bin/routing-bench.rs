@@ -4,15 +4,17 @@
 //! Run (release): `cargo build --release -p sysops-routing --bin routing-bench &&
 //! $CARGO_TARGET_DIR/release/routing-bench` (`--help` for the sizes). It creates a throwaway
 //! database next to `BENCH_DATABASE_URL`'s, drops it at the end, and needs no broker: events
-//! are handed to the same handler the `routing.work` consumer uses, so every decision pays
-//! for its transaction, row locks, inbox and outbox.
+//! are handed to the same handler the `routing.work` consumer uses, in batches as the
+//! consumer forms them, so every decision pays for its share of the transaction, row locks,
+//! inbox and outbox.
 //!
 //! Phases: (1) `--experts` experts are created off duty and `--backlog` tickets wait in the
 //! pools; (2) every expert comes on duty, which assigns the backlog up to capacity;
 //! (3) steady state: `--rate` events per second for `--seconds`, half `ticket.resolved`
 //! (each frees a slot, so the backlog's next ticket is assigned) and half new
-//! `ticket.categorized`, handled by at most `--concurrency` handlers as the consumer does,
-//! each timed from its arrival (waiting for a handler included); (4) saturation: resolutions as fast as `--concurrency` handlers go.
+//! `ticket.categorized`, handled as the consumer does: one batch at a time, of whatever has
+//! arrived (at most `--batch`), each event timed from its arrival to its batch's commit;
+//! (4) saturation: batches of `--batch` resolutions, one after another, as fast as they go.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -59,9 +61,9 @@ struct Args {
     rate: u32,
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Handlers at once (the consumer's CONCURRENCY, whose default this is).
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
+    /// Most events handled together (the consumer's WORK_BATCH, whose default this is).
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
     #[arg(long, env = "TAXONOMY_PATH", default_value = "models/taxonomy.toml")]
     taxonomy_path: std::path::PathBuf,
 }
@@ -101,16 +103,18 @@ fn categorized(category: &str) -> RawEnvelope {
     Envelope::new(EventType::TicketCategorized, Some(Uuid::now_v7()), data)
 }
 
-async fn handle(worker: &Worker, envelope: RawEnvelope) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    worker
-        .handle(Incoming {
+async fn handle(worker: &Worker, events: Vec<RawEnvelope>) -> anyhow::Result<()> {
+    let batch = events
+        .into_iter()
+        .map(|envelope| Incoming {
             envelope,
             redelivered: false,
         })
+        .collect();
+    worker
+        .handle(batch)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(started.elapsed())
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 async fn assignments(pool: &PgPool) -> anyhow::Result<i64> {
@@ -178,7 +182,7 @@ async fn main() -> anyhow::Result<()> {
         None => anyhow::bail!("the database URL names no database"),
     };
     let settings = PoolSettings {
-        max_connections: (args.concurrency as u32 + 4).max(8),
+        max_connections: 8,
         ..Default::default()
     };
     let pool = connect_and_migrate(&url, SCHEMA, settings, sqlx::migrate!("./migrations")).await?;
@@ -287,36 +291,43 @@ async fn run(
     let decided_before = decisions(pool).await?;
     let started = Instant::now();
     let total = args.rate as u64 * args.seconds;
-    let mut ticker = tokio::time::interval(Duration::from_secs(1) / args.rate.max(1));
-    // As the consumer: at most `concurrency` handlers at once; an event arriving while all are
-    // busy waits, and its latency counts from its arrival.
-    let handlers = Arc::new(tokio::sync::Semaphore::new(args.concurrency));
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..total {
-        ticker.tick().await;
-        // The event is chosen before it arrives: the bench's own bookkeeping is not timed.
-        let category = &categories[n as usize % categories.len()].0;
-        let open_assignment = if n % 2 == 0 {
-            refill(pool, &open).await?
-        } else {
-            None
-        };
-        let event = match open_assignment {
-            Some((t, e)) => resolved(t, e),
-            None => categorized(category),
-        };
-        let arrived = Instant::now();
-        let (worker, handlers) = (worker.clone(), handlers.clone());
-        tasks.spawn(async move {
-            let _handler = handlers.acquire_owned().await?;
-            handle(&worker, event).await?;
-            anyhow::Ok(arrived.elapsed())
-        });
-    }
+    let (arrivals, mut waiting) = tokio::sync::mpsc::unbounded_channel();
+    let producer = {
+        let (pool, open, categories) = (pool.clone(), open.clone(), categories.to_vec());
+        let rate = args.rate.max(1);
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
+            for n in 0..total {
+                ticker.tick().await;
+                // The event is chosen before it arrives: the bench's own bookkeeping is not
+                // timed.
+                let category = &categories[n as usize % categories.len()].0;
+                let open_assignment = if n % 2 == 0 {
+                    refill(&pool, &open).await?
+                } else {
+                    None
+                };
+                let event = match open_assignment {
+                    Some((t, e)) => resolved(t, e),
+                    None => categorized(category),
+                };
+                if arrivals.send((Instant::now(), event)).is_err() {
+                    break;
+                }
+            }
+            anyhow::Ok(())
+        })
+    };
+    // As the consumer: one batch at a time, of whatever has arrived; an event arriving while
+    // a batch is handled waits for the next, and its latency counts from its arrival.
     let mut latencies = Vec::new();
-    while let Some(r) = tasks.join_next().await {
-        latencies.push(r??);
+    let mut batch = Vec::new();
+    while waiting.recv_many(&mut batch, args.batch.max(1)).await > 0 {
+        let (arrived, events): (Vec<Instant>, Vec<RawEnvelope>) = batch.drain(..).unzip();
+        handle(worker, events).await?;
+        latencies.extend(arrived.iter().map(Instant::elapsed));
     }
+    producer.await??;
     let elapsed = started.elapsed();
     report(
         &format!("steady {} events/s", args.rate),
@@ -331,30 +342,28 @@ async fn run(
         (decisions(pool).await? - decided_before) as f64 / elapsed.as_secs_f64()
     );
 
-    // (4) Saturation: resolutions as fast as the handlers go; each assigns the next ticket.
+    // (4) Saturation: batches of resolutions as fast as they go; each assigns the next ticket.
     let before = assignments(pool).await?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
-    let mut handlers = tokio::task::JoinSet::new();
-    for _ in 0..args.concurrency {
-        let (worker, pool, open) = (worker.clone(), pool.clone(), open.clone());
-        handlers.spawn(async move {
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let Some((t, e)) = refill(&pool, &open).await? else {
-                    break;
-                };
-                latencies.push(handle(&worker, resolved(t, e)).await?);
-            }
-            anyhow::Ok(latencies)
-        });
-    }
     let mut latencies = Vec::new();
-    while let Some(r) = handlers.join_next().await {
-        latencies.extend(r??);
+    while Instant::now() < deadline {
+        let mut events = Vec::new();
+        while events.len() < args.batch.max(1) {
+            let Some((t, e)) = refill(pool, &open).await? else {
+                break;
+            };
+            events.push(resolved(t, e));
+        }
+        if events.is_empty() {
+            break;
+        }
+        let (n, t) = (events.len(), Instant::now());
+        handle(worker, events).await?;
+        latencies.extend(std::iter::repeat_n(t.elapsed(), n));
     }
     report(
-        &format!("saturation, {} handlers", args.concurrency),
+        &format!("saturation, batches of {}", args.batch),
         latencies,
         assignments(pool).await? - before,
         started.elapsed(),

@@ -54,6 +54,34 @@ pub async fn lock_or_create(
     .await
 }
 
+/// Creates the routes of `create` that do not exist (status `new`), then locks the routes of
+/// `lock` that exist, in ticket order, for the rest of `tx`.
+pub async fn create_and_lock(
+    tx: &mut Transaction<'_, Postgres>,
+    create: &[Uuid],
+    lock: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    let sorted = |ids: &[Uuid]| {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    };
+    // Rows are inserted, and so locked, in the array's (sorted) order.
+    sqlx::query(
+        "INSERT INTO routes (ticket_id, status) SELECT t, 'new' FROM unnest($1::uuid[]) AS t \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(sorted(create))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("SELECT 1 FROM routes WHERE ticket_id = ANY($1) ORDER BY ticket_id FOR UPDATE")
+        .bind(sorted(lock))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Locks the ticket's route if it exists and no one else holds it.
 pub async fn try_lock(
     tx: &mut Transaction<'_, Postgres>,
