@@ -376,6 +376,42 @@ async fn a_batch_applies_in_delivery_order_and_once() {
         assert_eq!(kinds, expected.map(|(t, k)| (t, k.to_owned())), "{round}");
         assert!(violations(&db).await.is_empty(), "{round}");
     }
+
+    // A queued ticket drained by an earlier event of the same batch: its own later event
+    // sees the assignment the drain made, not the route as it was when the batch began.
+    let c = Uuid::now_v7();
+    let incoming = |envelope| sysops_bus::Incoming {
+        envelope,
+        redelivered: false,
+    };
+    worker
+        .handle(vec![incoming(categorized(c, "printers"))])
+        .await
+        .expect("c queued");
+    worker
+        .handle(vec![
+            incoming(lifecycle(EventType::TicketResolved, b, Some(expert))),
+            incoming(lifecycle(EventType::TicketAccepted, c, Some(expert))),
+        ])
+        .await
+        .expect("b resolved, c assigned and accepted");
+    let status: String = sqlx::query_scalar("SELECT status FROM routes WHERE ticket_id = $1")
+        .bind(c)
+        .fetch_one(&db)
+        .await
+        .expect("route");
+    assert_eq!(status, "accepted");
+    assert_eq!(open_assignments(&db).await, [(c, expert)]);
+    let load: i32 = sqlx::query_scalar("SELECT load FROM experts WHERE id = $1")
+        .bind(expert)
+        .fetch_one(&db)
+        .await
+        .expect("expert");
+    assert_eq!(
+        load, 1,
+        "an acceptance of the drained assignment, not an override"
+    );
+    assert!(violations(&db).await.is_empty());
     db.close().await;
     env.cleanup().await;
 }

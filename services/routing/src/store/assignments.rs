@@ -12,6 +12,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OpenAssignment {
     pub id: i64,
+    pub ticket_id: Uuid,
     pub expert_id: Uuid,
     pub pool: String,
     pub attempt: i32,
@@ -22,19 +23,30 @@ pub struct OpenAssignment {
     pub expert_pools: Vec<String>,
 }
 
+const OPEN: &str = "SELECT a.id, a.ticket_id, a.expert_id, a.pool, a.attempt, a.status, a.accept_due_at, \
+     ARRAY(SELECT s.pool FROM expert_skills s WHERE s.expert_id = a.expert_id ORDER BY s.pool) AS expert_pools \
+     FROM assignments a WHERE a.status IN ('assigned', 'accepted')";
+
 /// The ticket's open assignment, if any.
 pub async fn open_for(
     tx: &mut Transaction<'_, Postgres>,
     ticket_id: Uuid,
 ) -> Result<Option<OpenAssignment>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT a.id, a.expert_id, a.pool, a.attempt, a.status, a.accept_due_at, \
-         ARRAY(SELECT s.pool FROM expert_skills s WHERE s.expert_id = a.expert_id ORDER BY s.pool) AS expert_pools \
-         FROM assignments a WHERE a.ticket_id = $1 AND a.status IN ('assigned', 'accepted')",
-    )
-    .bind(ticket_id)
-    .fetch_optional(&mut **tx)
-    .await
+    sqlx::query_as(&format!("{OPEN} AND a.ticket_id = $1"))
+        .bind(ticket_id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// The open assignments of the tickets `ticket_ids`.
+pub async fn open_for_all(
+    tx: &mut Transaction<'_, Postgres>,
+    ticket_ids: &[Uuid],
+) -> Result<Vec<OpenAssignment>, sqlx::Error> {
+    sqlx::query_as(&format!("{OPEN} AND a.ticket_id = ANY($1)"))
+        .bind(ticket_ids)
+        .fetch_all(&mut **tx)
+        .await
 }
 
 /// Takes a unit of the expert's capacity, if the expert is available and below capacity, and

@@ -54,13 +54,13 @@ pub async fn lock_or_create(
     .await
 }
 
-/// Creates the routes of `create` that do not exist (status `new`), then locks the routes of
-/// `lock` that exist, in ticket order, for the rest of `tx`.
+/// Creates the routes of `create` that do not exist (status `new`), then locks and returns
+/// the routes of `lock` that exist, in ticket order, for the rest of `tx`.
 pub async fn create_and_lock(
     tx: &mut Transaction<'_, Postgres>,
     create: &[Uuid],
     lock: &[Uuid],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<Route>, sqlx::Error> {
     let sorted = |ids: &[Uuid]| {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
@@ -75,11 +75,12 @@ pub async fn create_and_lock(
     .bind(sorted(create))
     .execute(&mut **tx)
     .await?;
-    sqlx::query("SELECT 1 FROM routes WHERE ticket_id = ANY($1) ORDER BY ticket_id FOR UPDATE")
-        .bind(sorted(lock))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM routes WHERE ticket_id = ANY($1) ORDER BY ticket_id FOR UPDATE"
+    ))
+    .bind(sorted(lock))
+    .fetch_all(&mut **tx)
+    .await
 }
 
 /// Locks the ticket's route if it exists and no one else holds it.
