@@ -19,8 +19,11 @@ use sysops_taxonomy::Taxonomy;
 
 use crate::domain::{choose, Candidate, SlaPolicy, TicketFacts};
 use crate::store::assignments::{self, OpenAssignment};
-use crate::store::experts;
 use crate::store::routes::{self, Route};
+
+mod view;
+
+pub use view::PoolView;
 
 /// Backlog tickets locked per round of a drain.
 const DRAIN_BATCH: i64 = 16;
@@ -85,11 +88,15 @@ impl Engine {
         tx: &mut Transaction<'_, Postgres>,
         route: &mut Route,
         origin: Origin<'_>,
+        view: &mut PoolView,
     ) -> Result<Placement, sqlx::Error> {
         let pool = route.pool.clone().unwrap_or_default();
-        let mut candidates = experts::candidates(tx, &pool, Utc::now()).await?;
-        self.place_among(tx, route, origin, &mut candidates, true)
-            .await
+        let mut candidates = view.take(tx, &pool, Utc::now()).await?;
+        let placement = self
+            .place_among(tx, route, origin, &mut candidates, true, view)
+            .await?;
+        view.put(&pool, candidates);
+        Ok(placement)
     }
 
     /// [`Engine::place`] with the pool's candidates already loaded; they are updated as
@@ -101,6 +108,7 @@ impl Engine {
         origin: Origin<'_>,
         candidates: &mut [Candidate],
         announce_queue: bool,
+        view: &mut PoolView,
     ) -> Result<Placement, sqlx::Error> {
         let started = std::time::Instant::now();
         let now = Utc::now();
@@ -128,6 +136,7 @@ impl Engine {
             {
                 c.load += 1;
                 c.last_assigned_at = Some(now);
+                view.took(c.expert_id, now);
                 winner = Some(s.index);
                 break;
             }
@@ -135,6 +144,7 @@ impl Engine {
             c.load = c.capacity;
         }
         let Some(w) = winner else {
+            view.queued(&pool);
             let was_queued = route.status == "queued";
             if was_queued && !announce_queue {
                 return Ok(Placement::Queued);
@@ -197,34 +207,42 @@ impl Engine {
         tx: &mut Transaction<'_, Postgres>,
         pool: &str,
         origin: Origin<'_>,
+        view: &mut PoolView,
     ) -> Result<usize, sqlx::Error> {
-        Ok(self.drain_among(tx, pool, origin).await?.0)
+        let (assigned, candidates) = self.drain_among(tx, pool, origin, view).await?;
+        view.put(pool, candidates);
+        Ok(assigned)
     }
 
-    /// [`Engine::drain`], also returning the pool's candidates as they are after it.
+    /// [`Engine::drain`], also returning the pool's candidates as they are after it (for the
+    /// caller to put back in `view`).
     async fn drain_among(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         pool: &str,
         origin: Origin<'_>,
+        view: &mut PoolView,
     ) -> Result<(usize, Vec<Candidate>), sqlx::Error> {
         let now = Utc::now();
-        let mut candidates = experts::candidates(tx, pool, now).await?;
+        let mut candidates = view.take(tx, pool, now).await?;
         let mut skipped = Vec::new();
         let mut assigned = 0;
         'rounds: loop {
             // Lock no more backlog rows than the pool has room for: usually one slot frees.
             let room = room(&candidates);
-            if room == 0 {
+            if room == 0 || view.backlog_empty(pool) {
                 break;
             }
             let batch = routes::lock_backlog(tx, pool, &skipped, room.min(DRAIN_BATCH)).await?;
             if batch.is_empty() {
+                if skipped.is_empty() {
+                    view.saw_empty_backlog(pool);
+                }
                 break;
             }
             for mut route in batch {
                 match self
-                    .place_among(tx, &mut route, origin, &mut candidates, false)
+                    .place_among(tx, &mut route, origin, &mut candidates, false, view)
                     .await?
                 {
                     Placement::Assigned { .. } => assigned += 1,
@@ -245,10 +263,11 @@ impl Engine {
         tx: &mut Transaction<'_, Postgres>,
         pools: &[String],
         origin: Origin<'_>,
+        view: &mut PoolView,
     ) -> Result<usize, sqlx::Error> {
         let mut total = 0;
         for pool in pools {
-            total += self.drain(tx, pool, origin).await?;
+            total += self.drain(tx, pool, origin, view).await?;
         }
         Ok(total)
     }
@@ -263,15 +282,17 @@ impl Engine {
         expert_id: Uuid,
         pools: &[String],
         origin: Origin<'_>,
+        view: &mut PoolView,
     ) -> Result<usize, sqlx::Error> {
         let mut total = 0;
         for pool in pools {
-            let (assigned, candidates) = self.drain_among(tx, pool, origin).await?;
+            let (assigned, candidates) = self.drain_among(tx, pool, origin, view).await?;
             total += assigned;
             let room_left = candidates
                 .iter()
                 .find(|c| c.expert_id == expert_id)
                 .is_some_and(|c| has_room(std::slice::from_ref(c)));
+            view.put(pool, candidates);
             if !room_left {
                 break;
             }
@@ -285,8 +306,12 @@ impl Engine {
         tx: &mut Transaction<'_, Postgres>,
         open: &OpenAssignment,
         outcome: &str,
+        view: &mut PoolView,
     ) -> Result<(), sqlx::Error> {
-        assignments::close(tx, open.id, outcome).await
+        if assignments::close(tx, open.id, outcome).await? {
+            view.freed(open.expert_id);
+        }
+        Ok(())
     }
 }
 

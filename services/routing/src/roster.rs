@@ -13,7 +13,7 @@ use uuid::Uuid;
 use sysops_contract::{Envelope, EventType};
 
 use crate::domain::{ExpertRequest, NewExpert};
-use crate::engine::{Engine, Origin};
+use crate::engine::{Engine, Origin, PoolView};
 use crate::store::experts::{self, Expert};
 use crate::store::lock_pools;
 
@@ -39,7 +39,12 @@ pub async fn save_expert(
         .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     engine.outbox.enqueue(tx, &event).await?;
     let assigned = engine
-        .drain_all(tx, &pools, Origin::Fresh("expert.changed"))
+        .drain_all(
+            tx,
+            &pools,
+            Origin::Fresh("expert.changed"),
+            &mut PoolView::uncached(),
+        )
         .await?;
     // Re-read: the drain may have given the expert work.
     let stored = experts::get(&mut **tx, id)

@@ -14,7 +14,7 @@ use sysops_contract::{EventType, SlaClock, TicketSlaBreached, TicketUnassigned};
 
 use crate::domain::sla::clock_str;
 use crate::domain::ClockLimits;
-use crate::engine::{Engine, Origin};
+use crate::engine::{Engine, Origin, PoolView};
 use crate::store::{assignments, lock_pools, routes};
 
 /// Overdue assignments taken back per sweep.
@@ -50,7 +50,12 @@ pub async fn sweep(pool: &PgPool, engine: &Engine) -> Result<(), sqlx::Error> {
         let mut tx = pool.begin().await?;
         lock_pools(&mut tx, std::slice::from_ref(&p)).await?;
         let n = engine
-            .drain(&mut tx, &p, Origin::Fresh("sla_sweep"))
+            .drain(
+                &mut tx,
+                &p,
+                Origin::Fresh("sla_sweep"),
+                &mut PoolView::uncached(),
+            )
             .await?;
         engine.outbox.commit(tx).await?;
         if n > 0 {
@@ -145,7 +150,10 @@ async fn take_back(pool: &PgPool, engine: &Engine, ticket_id: Uuid) -> Result<()
     let mut locks = freed.clone();
     locks.push(pool_name.clone());
     lock_pools(&mut tx, &locks).await?;
-    engine.close_open(&mut tx, &open, "taken_back").await?;
+    let mut view = PoolView::uncached();
+    engine
+        .close_open(&mut tx, &open, "taken_back", &mut view)
+        .await?;
     let origin = Origin::Fresh("sla");
     let first = sqlx::query(
         "INSERT INTO sla_breaches (ticket_id, clock, priority, pool, due_at) VALUES ($1, 'accept', $2, $3, $4) \
@@ -197,8 +205,8 @@ async fn take_back(pool: &PgPool, engine: &Engine, ticket_id: Uuid) -> Result<()
         serde_json::json!({ "expert_id": open.expert_id, "reason": reason, "due_at": due_at });
     routes::record_decision(&mut tx, event.id, &route, "taken_back", detail).await?;
     route.status = "new".into();
-    engine.place(&mut tx, &mut route, origin).await?;
-    engine.drain_all(&mut tx, &freed, origin).await?;
+    engine.place(&mut tx, &mut route, origin, &mut view).await?;
+    engine.drain_all(&mut tx, &freed, origin, &mut view).await?;
     engine.outbox.commit(tx).await?;
     metrics::counter!("routing_taken_back_total").increment(1);
     tracing::info!(%ticket_id, expert_id = %open.expert_id, "assignment taken back after the accept clock");

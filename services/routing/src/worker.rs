@@ -167,7 +167,7 @@ impl Worker {
         }
         prep.lock_pools(tx, &[pool]).await.map_err(db_error)?;
         self.engine
-            .place(tx, &mut route, Origin::Event(event))
+            .place(tx, &mut route, Origin::Event(event), &mut prep.view)
             .await
             .map_err(db_error)?;
         Ok(())
@@ -197,7 +197,7 @@ impl Worker {
         let origin = Origin::Event(event);
         if let Some(open) = &open {
             self.engine
-                .close_open(tx, open, "moved")
+                .close_open(tx, open, "moved", &mut prep.view)
                 .await
                 .map_err(db_error)?;
             let data = TicketUnassigned {
@@ -221,11 +221,11 @@ impl Worker {
         }
         route.priority = r.priority.as_str().to_owned();
         self.engine
-            .place(tx, &mut route, origin)
+            .place(tx, &mut route, origin, &mut prep.view)
             .await
             .map_err(db_error)?;
         self.engine
-            .drain_all(tx, &freed, origin)
+            .drain_all(tx, &freed, origin, &mut prep.view)
             .await
             .map_err(db_error)?;
         Ok(())
@@ -254,7 +254,7 @@ impl Worker {
         locks.push(pool.clone());
         prep.lock_pools(tx, &locks).await.map_err(db_error)?;
         self.engine
-            .close_open(tx, &open, "rejected")
+            .close_open(tx, &open, "rejected", &mut prep.view)
             .await
             .map_err(db_error)?;
         if !route.excluded.contains(&open.expert_id) {
@@ -296,12 +296,12 @@ impl Worker {
             // Back through the pool; `excluded` keeps every rejecting expert away.
             route.status = "new".into();
             self.engine
-                .place(tx, &mut route, origin)
+                .place(tx, &mut route, origin, &mut prep.view)
                 .await
                 .map_err(db_error)?;
         }
         self.engine
-            .drain_all(tx, &freed, origin)
+            .drain_all(tx, &freed, origin, &mut prep.view)
             .await
             .map_err(db_error)?;
         Ok(())
@@ -341,10 +341,12 @@ impl Worker {
                 prep.lock_pools(tx, &locks).await.map_err(db_error)?;
                 if let Some(o) = &open {
                     self.engine
-                        .close_open(tx, o, "moved")
+                        .close_open(tx, o, "moved", &mut prep.view)
                         .await
                         .map_err(db_error)?;
                 }
+                // The expert's load changes outside what the view follows.
+                prep.view.forget();
                 if let Some((load, capacity)) =
                     experts::force_slot(tx, who).await.map_err(db_error)?
                 {
@@ -362,7 +364,7 @@ impl Worker {
                 routes::save(tx, &route).await.map_err(db_error)?;
                 let origin = Origin::Event(event);
                 self.engine
-                    .drain_all(tx, &freed, origin)
+                    .drain_all(tx, &freed, origin, &mut prep.view)
                     .await
                     .map_err(db_error)?;
                 return Ok(());
@@ -394,11 +396,17 @@ impl Worker {
                 .await
                 .map_err(db_error)?;
             self.engine
-                .close_open(tx, o, "done")
+                .close_open(tx, o, "done", &mut prep.view)
                 .await
                 .map_err(db_error)?;
             self.engine
-                .drain_freed(tx, o.expert_id, &o.expert_pools, Origin::Event(event))
+                .drain_freed(
+                    tx,
+                    o.expert_id,
+                    &o.expert_pools,
+                    Origin::Event(event),
+                    &mut prep.view,
+                )
                 .await
                 .map_err(db_error)?;
         }

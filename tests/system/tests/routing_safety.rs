@@ -412,6 +412,21 @@ async fn a_batch_applies_in_delivery_order_and_once() {
         "an acceptance of the drained assignment, not an override"
     );
     assert!(violations(&db).await.is_empty());
+
+    // The batch sees the backlog empty (c's resolution frees a unit nobody waits for), then
+    // queues e behind d, then frees d's unit: e is assigned in the same batch.
+    let (d, e) = (Uuid::now_v7(), Uuid::now_v7());
+    worker
+        .handle(vec![
+            incoming(lifecycle(EventType::TicketResolved, c, Some(expert))),
+            incoming(categorized(d, "printers")),
+            incoming(categorized(e, "printers")),
+            incoming(lifecycle(EventType::TicketResolved, d, Some(expert))),
+        ])
+        .await
+        .expect("d assigned and resolved, e assigned");
+    assert_eq!(open_assignments(&db).await, [(e, expert)]);
+    assert!(violations(&db).await.is_empty());
     db.close().await;
     env.cleanup().await;
 }

@@ -15,7 +15,7 @@ use sysops_contract::{
 use sysops_platform::auth::Caller;
 use sysops_platform::{ApiError, ApiJson};
 
-use crate::engine::{Origin, Placement};
+use crate::engine::{Origin, Placement, PoolView};
 use crate::startup::AppState;
 use crate::store::{assignments, experts, lock_pools, routes};
 
@@ -95,13 +95,18 @@ pub async fn reassign(
     lock_pools(&mut tx, &locks).await.map_err(db)?;
     let origin = Origin::Fresh("manual_reassignment");
     let mut excluded_now = None;
+    // This request holds only the locks of the pools it touches: nothing is cached.
+    let mut view = PoolView::uncached();
     if let Some(o) = &open {
         if Some(o.expert_id) == req.expert_id {
             return Err(ApiError::conflict(
                 "the ticket is already assigned to that expert",
             ));
         }
-        engine.close_open(&mut tx, o, "moved").await.map_err(db)?;
+        engine
+            .close_open(&mut tx, o, "moved", &mut view)
+            .await
+            .map_err(db)?;
         let data = TicketUnassigned {
             expert_id: o.expert_id,
             reason: req
@@ -189,7 +194,7 @@ pub async fn reassign(
             route.excluded.extend(excluded_now);
             route.status = "new".into();
             let placed = engine
-                .place(&mut tx, &mut route, origin)
+                .place(&mut tx, &mut route, origin, &mut view)
                 .await
                 .map_err(db)?;
             route.excluded = saved;
@@ -199,7 +204,7 @@ pub async fn reassign(
     };
     let freed: Vec<String> = locks.into_iter().filter(|p| *p != pool).collect();
     engine
-        .drain_all(&mut tx, &freed, origin)
+        .drain_all(&mut tx, &freed, origin, &mut view)
         .await
         .map_err(db)?;
     engine.outbox.commit(tx).await.map_err(db)?;

@@ -114,13 +114,14 @@ pub async fn accept(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<(), s
 }
 
 /// Closes an open assignment with its outcome (`rejected`, `done`, `taken_back`, `moved`) and
-/// gives its unit of capacity back to the expert, in one statement.
+/// gives its unit of capacity back to the expert, in one statement. Returns whether a unit was
+/// given back.
 pub async fn close(
     tx: &mut Transaction<'_, Postgres>,
     id: i64,
     outcome: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let released = sqlx::query(
         "WITH closed AS (UPDATE assignments SET status = $2, ended_at = clock_timestamp() WHERE id = $1 \
          RETURNING expert_id) \
          UPDATE experts SET load = load - 1 WHERE id IN (SELECT expert_id FROM closed) AND load > 0",
@@ -128,8 +129,9 @@ pub async fn close(
     .bind(id)
     .bind(outcome)
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(released == 1)
 }
 
 /// Tickets whose assignment was not accepted in time.

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use crate::engine::PoolView;
 use crate::store::assignments::{self, OpenAssignment};
 use crate::store::lock_pools;
 use crate::store::routes::{self, Route};
@@ -24,6 +25,8 @@ pub(super) struct Prepared {
     open: HashMap<Uuid, OpenAssignment>,
     /// The open assignment of the route handed out last, as read with it.
     taken: Option<(Uuid, Option<OpenAssignment>)>,
+    /// The pools' experts and backlogs, read once while every pool is locked.
+    pub(super) view: PoolView,
 }
 
 impl Prepared {
@@ -47,6 +50,7 @@ impl Prepared {
                 .collect(),
             open: open.into_iter().map(|o| (o.ticket_id, o)).collect(),
             taken: None,
+            view: PoolView::every_pool_locked(),
         })
     }
 
