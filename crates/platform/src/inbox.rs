@@ -30,19 +30,29 @@ pub async fn record(
     })
 }
 
-/// Records every id of `event_ids` as handled inside `tx`, in one statement, and returns those
-/// seen for the first time: the caller applies only their effects. An id given twice counts
-/// once.
-pub async fn record_all(
+/// Records the ids of a batch's events as handled inside `tx`, in one statement, and returns
+/// the events seen for the first time, in the batch's order: the caller applies only theirs.
+/// An event that comes twice in the batch is returned once.
+pub async fn first_seen<T: Copy>(
     tx: &mut Transaction<'_, Postgres>,
-    event_ids: &[Uuid],
-) -> Result<HashSet<Uuid>, sqlx::Error> {
-    let fresh: Vec<Uuid> = sqlx::query_scalar(
+    events: Vec<T>,
+    id_of: impl Fn(T) -> Uuid,
+) -> Result<Vec<T>, sqlx::Error> {
+    let ids: Vec<Uuid> = events.iter().map(|e| id_of(*e)).collect();
+    let fresh: HashSet<Uuid> = sqlx::query_scalar(
         "INSERT INTO inbox (event_id) SELECT * FROM unnest($1::uuid[]) \
          ON CONFLICT DO NOTHING RETURNING event_id",
     )
-    .bind(event_ids)
+    .bind(&ids)
     .fetch_all(&mut **tx)
-    .await?;
-    Ok(fresh.into_iter().collect())
+    .await?
+    .into_iter()
+    .collect();
+    let mut seen = HashSet::new();
+    Ok(events
+        .into_iter()
+        .zip(ids)
+        .filter(|(_, id)| fresh.contains(id) && seen.insert(*id))
+        .map(|(e, _)| e)
+        .collect())
 }

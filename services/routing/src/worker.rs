@@ -7,8 +7,6 @@
 //! more than one event reads its routes and their open assignments with those locks
 //! ([`prepared`]), so its events make fewer round trips while holding them.
 
-use std::collections::HashSet;
-
 use sqlx::{PgPool, Postgres, Transaction};
 use tracing::Instrument;
 use uuid::Uuid;
@@ -55,18 +53,13 @@ impl Worker {
     #[tracing::instrument(skip_all, fields(events = batch.len()))]
     pub async fn handle(&self, batch: Vec<Incoming>) -> Result<(), HandleError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        let ids: Vec<Uuid> = batch.iter().map(|i| i.envelope.id).collect();
-        let fresh = inbox::record_all(&mut tx, &ids).await.map_err(db_error)?;
-        // The same event twice in one batch is handled once. Expert changes are applied (and
-        // their backlog drained) by the request that made them; the event is for other
-        // services.
-        let mut seen = HashSet::new();
-        let events: Vec<&RawEnvelope> = batch
-            .iter()
-            .map(|i| &i.envelope)
-            .filter(|e| fresh.contains(&e.id) && seen.insert(e.id))
-            .filter(|e| e.event_type != EventType::ExpertChanged)
-            .collect();
+        let envelopes = batch.iter().map(|i| &i.envelope).collect();
+        let mut events: Vec<&RawEnvelope> = inbox::first_seen(&mut tx, envelopes, |e| e.id)
+            .await
+            .map_err(db_error)?;
+        // Expert changes are applied (and their backlog drained) by the request that made
+        // them; the event is for other services.
+        events.retain(|e| e.event_type != EventType::ExpertChanged);
         let tickets = events
             .iter()
             .map(|e| {

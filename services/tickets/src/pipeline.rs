@@ -4,7 +4,7 @@
 //! one ticket in the order they were delivered. Idempotent through the inbox: the effects and
 //! the handled event ids commit together.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sysops_bus::{HandleError, Incoming};
@@ -31,15 +31,10 @@ fn db_error(e: sqlx::Error) -> HandleError {
 #[tracing::instrument(skip_all, fields(events = batch.len()))]
 pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleError> {
     let mut tx = store.begin().await.map_err(db_error)?;
-    let ids: Vec<_> = batch.iter().map(|i| i.envelope.id).collect();
-    let fresh = inbox::record_all(&mut tx, &ids).await.map_err(db_error)?;
-    // The same event twice in one batch is applied once.
-    let mut seen = HashSet::new();
-    let events: Vec<&RawEnvelope> = batch
-        .iter()
-        .map(|i| &i.envelope)
-        .filter(|e| fresh.contains(&e.id) && seen.insert(e.id))
-        .collect();
+    let envelopes = batch.iter().map(|i| &i.envelope).collect();
+    let events: Vec<&RawEnvelope> = inbox::first_seen(&mut tx, envelopes, |e| e.id)
+        .await
+        .map_err(db_error)?;
     if events.len() < batch.len() {
         tracing::debug!(again = batch.len() - events.len(), "events already handled");
     }
