@@ -43,6 +43,12 @@ impl Outbox {
         Ok(())
     }
 
+    /// Wakes the relay after a statement that wrote events outside an explicit transaction
+    /// (committed once it returned).
+    pub fn written(&self) {
+        self.wake.notify_one();
+    }
+
     /// Adds an event to the outbox inside `tx`; published once `tx` commits (commit it with
     /// [`Outbox::commit`], or the event waits for the relay's next poll). Adding the same event
     /// id twice is a no-op.

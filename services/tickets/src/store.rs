@@ -9,7 +9,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use sysops_contract::{RawEnvelope, TicketStatus};
-use sysops_platform::outbox::Outbox;
+use sysops_platform::outbox::{self, Outbox};
 
 use crate::domain::access::Parties;
 
@@ -121,28 +121,30 @@ impl Store {
         self.pool.begin().await
     }
 
-    /// Inserts a new ticket and its `ticket.created` event.
+    /// Inserts a new ticket with its `ticket.created` event in its history and in the outbox,
+    /// in one statement.
     pub async fn insert(&self, ticket: &Ticket, event: &RawEnvelope) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO tickets (id, title, description, customer, customer_id, region, channel, priority, \
-             status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-        )
-        .bind(ticket.id)
-        .bind(&ticket.title)
-        .bind(&ticket.description)
-        .bind(&ticket.customer)
-        .bind(ticket.customer_id)
-        .bind(&ticket.region)
-        .bind(&ticket.channel)
-        .bind(&ticket.priority)
-        .bind(&ticket.status)
-        .bind(ticket.created_at)
-        .execute(&mut *tx)
-        .await?;
-        self.record_event(&mut tx, event).await?;
-        self.outbox.enqueue(&mut tx, event).await?;
-        self.outbox.commit(tx).await
+        let sql = format!(
+            "{}INSERT INTO tickets (id, title, description, customer, customer_id, region, channel, \
+             priority, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+            announcing(11)
+        );
+        let insert = sqlx::query(&sql)
+            .bind(ticket.id)
+            .bind(&ticket.title)
+            .bind(&ticket.description)
+            .bind(&ticket.customer)
+            .bind(ticket.customer_id)
+            .bind(&ticket.region)
+            .bind(&ticket.channel)
+            .bind(&ticket.priority)
+            .bind(&ticket.status)
+            .bind(ticket.created_at);
+        bind_event(insert, event)?.execute(&self.pool).await?;
+        // One statement outside a transaction: committed once it returned.
+        self.outbox.written();
+        Ok(())
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Option<Ticket>, sqlx::Error> {
@@ -179,15 +181,6 @@ impl Store {
         Ok(tickets.into_iter().map(|t| (t.id, t)).collect())
     }
 
-    /// Writes back every mutable field of `ticket`.
-    pub async fn update(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        ticket: &Ticket,
-    ) -> Result<(), sqlx::Error> {
-        self.update_all(tx, [ticket]).await
-    }
-
     /// Writes back every mutable field of each ticket of `tickets`, in one statement.
     pub async fn update_all<'t>(
         &self,
@@ -198,57 +191,27 @@ impl Store {
         for t in tickets {
             c.push(t);
         }
-        sqlx::query(
-            "UPDATE tickets AS t SET status = u.status, category = u.category, \
-             confidence = u.confidence, method = u.method, needs_review = u.needs_review, \
-             pool = u.pool, assignee = u.assignee, assignee_name = u.assignee_name, \
-             updated_at = now(), categorized_at = u.categorized_at, assigned_at = u.assigned_at, \
-             resolved_at = u.resolved_at \
-             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::real[], $5::text[], $6::bool[], \
-                         $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], \
-                         $11::timestamptz[], $12::timestamptz[]) \
-               AS u(id, status, category, confidence, method, needs_review, pool, assignee, \
-                    assignee_name, categorized_at, assigned_at, resolved_at) \
-             WHERE t.id = u.id",
-        )
-        .bind(c.id)
-        .bind(c.status)
-        .bind(c.category)
-        .bind(c.confidence)
-        .bind(c.method)
-        .bind(c.needs_review)
-        .bind(c.pool)
-        .bind(c.assignee)
-        .bind(c.assignee_name)
-        .bind(c.categorized_at)
-        .bind(c.assigned_at)
-        .bind(c.resolved_at)
-        .execute(&mut **tx)
-        .await?;
+        c.bind(sqlx::query(UPDATE_TICKETS))
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
-    /// Writes the changed ticket, its event to the history and to the outbox, and commits: the
-    /// change and its announcement are one transaction.
+    /// Writes the changed ticket, its event to the history and to the outbox (one statement),
+    /// and commits: the change and its announcement are one transaction.
     pub async fn commit_change(
         &self,
         mut tx: Transaction<'_, Postgres>,
         ticket: &Ticket,
         event: &RawEnvelope,
     ) -> Result<(), sqlx::Error> {
-        self.update(&mut tx, ticket).await?;
-        self.record_event(&mut tx, event).await?;
-        self.outbox.enqueue(&mut tx, event).await?;
+        let mut c = TicketColumns::default();
+        c.push(ticket);
+        let sql = format!("{}{UPDATE_TICKETS}", announcing(13));
+        bind_event(c.bind(sqlx::query(&sql)), event)?
+            .execute(&mut *tx)
+            .await?;
         self.outbox.commit(tx).await
-    }
-
-    /// Adds an event to the ticket's history; an event already there is ignored.
-    pub async fn record_event(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        event: &RawEnvelope,
-    ) -> Result<(), sqlx::Error> {
-        self.record_events(tx, [event]).await
     }
 
     /// Adds events to their tickets' histories in one statement, in the order given; events
@@ -344,6 +307,46 @@ fn push_filters<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a ListQuery) {
     }
 }
 
+type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Writes back the mutable fields of the tickets bound by [`TicketColumns::bind`] ($1 to $12).
+const UPDATE_TICKETS: &str = "UPDATE tickets AS t SET status = u.status, category = u.category, \
+     confidence = u.confidence, method = u.method, needs_review = u.needs_review, \
+     pool = u.pool, assignee = u.assignee, assignee_name = u.assignee_name, \
+     updated_at = now(), categorized_at = u.categorized_at, assigned_at = u.assigned_at, \
+     resolved_at = u.resolved_at \
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::real[], $5::text[], $6::bool[], \
+                 $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], \
+                 $11::timestamptz[], $12::timestamptz[]) \
+       AS u(id, status, category, confidence, method, needs_review, pool, assignee, \
+            assignee_name, categorized_at, assigned_at, resolved_at) \
+     WHERE t.id = u.id";
+
+/// `WITH` clauses that add an event to the outbox and to its ticket's history, for a statement
+/// that also makes the change the event announces; the event is bound by [`bind_event`] from
+/// parameter `$first` on.
+fn announcing(first: u8) -> String {
+    let [id, envelope, ticket, kind, at, cause, data] = std::array::from_fn(|i| first + i as u8);
+    format!(
+        "WITH announced AS ({}), \
+         recorded AS (INSERT INTO ticket_events (event_id, ticket_id, event_type, occurred_at, causation_id, data) \
+         VALUES (${id}, ${ticket}, ${kind}, ${at}, ${cause}, ${data}) ON CONFLICT (event_id) DO NOTHING) ",
+        outbox::insert_statement(id, envelope)
+    )
+}
+
+/// Binds the parameters of [`announcing`].
+fn bind_event<'q>(query: Query<'q>, event: &'q RawEnvelope) -> Result<Query<'q>, sqlx::Error> {
+    Ok(query
+        .bind(event.id)
+        .bind(outbox::envelope_json(event)?)
+        .bind(event.ticket_id)
+        .bind(event.event_type.routing_key())
+        .bind(event.occurred_at)
+        .bind(event.causation_id)
+        .bind(&event.data))
+}
+
 /// The mutable fields of many tickets, column by column, for one `UPDATE ... FROM unnest(...)`.
 #[derive(Default)]
 struct TicketColumns {
@@ -362,6 +365,23 @@ struct TicketColumns {
 }
 
 impl TicketColumns {
+    /// Binds the columns as parameters $1 to $12 of [`UPDATE_TICKETS`].
+    fn bind(self, query: Query<'_>) -> Query<'_> {
+        query
+            .bind(self.id)
+            .bind(self.status)
+            .bind(self.category)
+            .bind(self.confidence)
+            .bind(self.method)
+            .bind(self.needs_review)
+            .bind(self.pool)
+            .bind(self.assignee)
+            .bind(self.assignee_name)
+            .bind(self.categorized_at)
+            .bind(self.assigned_at)
+            .bind(self.resolved_at)
+    }
+
     fn push(&mut self, t: &Ticket) {
         self.id.push(t.id);
         self.status.push(t.status.clone());
