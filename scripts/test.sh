@@ -71,4 +71,6 @@ log "running the test suite"
 cargo test --workspace --locked -- --skip serial_
 
 log "running the tests that restart shared infrastructure, one at a time"
-cargo test -p sysops-system-tests --test faults --locked -- --test-threads=1
+# (Selected across the workspace, so the build above is reused: with `-p` the dependencies
+# would be built again with that package's own features.)
+cargo test --workspace --test faults --locked -- --test-threads=1
