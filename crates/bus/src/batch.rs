@@ -80,6 +80,19 @@ pub struct BatchOptions {
     pub transient_retries: Option<u32>,
 }
 
+impl BatchOptions {
+    /// Batches of at most `max_batch` messages (at least one), with twice that sent ahead (at
+    /// most 65535), so the next batch is waiting while one is handled.
+    pub fn sized(max_batch: usize) -> Self {
+        let max_batch = max_batch.max(1);
+        BatchOptions {
+            max_batch,
+            prefetch: u16::try_from(max_batch * 2).unwrap_or(u16::MAX),
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for BatchOptions {
     fn default() -> Self {
         BatchOptions {

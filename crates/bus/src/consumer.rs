@@ -50,6 +50,18 @@ impl HandleError {
     }
 }
 
+/// The event's payload as `T`: one that does not parse never will (a permanent failure).
+pub fn payload<T: serde::de::DeserializeOwned>(event: &RawEnvelope) -> Result<T, HandleError> {
+    T::deserialize(&event.data).map_err(HandleError::permanent)
+}
+
+/// The ticket the event is about: a ticket event without one is malformed (a permanent failure).
+pub fn ticket_of(event: &RawEnvelope) -> Result<uuid::Uuid, HandleError> {
+    event
+        .ticket_id
+        .ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))
+}
+
 /// How a consumer takes work.
 #[derive(Debug, Clone)]
 pub struct ConsumerOptions {

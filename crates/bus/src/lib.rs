@@ -18,7 +18,7 @@ pub mod trace;
 
 pub use batch::{run_batch_consumer, BatchOptions, DeadLetter, FromDelivery};
 pub use config::BusConfig;
-pub use consumer::{run_consumer, ConsumerOptions, HandleError, Incoming};
+pub use consumer::{payload, run_consumer, ticket_of, ConsumerOptions, HandleError, Incoming};
 pub use error::BusError;
 pub use topology::WorkQueue;
 

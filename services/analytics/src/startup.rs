@@ -111,11 +111,7 @@ impl Application {
         // Set once the metrics recorder exists (building the router installs it).
         metrics::gauge!("analytics_rebuild_seconds").set(self.rebuild_seconds);
         let tracker = TaskTracker::new();
-        let options = BatchOptions {
-            max_batch: self.config.ingest_batch,
-            prefetch: u16::try_from(self.config.ingest_batch * 2).unwrap_or(u16::MAX),
-            ..Default::default()
-        };
+        let options = BatchOptions::sized(self.config.ingest_batch);
         let state = self.state.clone();
         tracker.spawn(run_batch_consumer(
             self.bus.clone(),

@@ -120,12 +120,7 @@ impl Application {
             pool: self.state.pool.clone(),
             engine: self.state.engine.clone(),
         };
-        let batch = self.config.work_batch.max(1);
-        let options = BatchOptions {
-            max_batch: batch,
-            prefetch: u16::try_from(batch * 2).unwrap_or(u16::MAX),
-            ..Default::default()
-        };
+        let options = BatchOptions::sized(self.config.work_batch);
         tracker.spawn(run_batch_consumer(
             self.bus.clone(),
             WorkQueue::RoutingWork,

@@ -11,7 +11,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use sysops_bus::{HandleError, Incoming};
+use sysops_bus::{payload, ticket_of, HandleError, Incoming};
 use sysops_contract::{
     EventType, LifecycleMove, RawEnvelope, TicketCategorized, TicketEscalated, TicketRecategorized,
     TicketUnassigned,
@@ -41,10 +41,6 @@ fn db_error(e: sqlx::Error) -> HandleError {
     }
 }
 
-fn payload<T: serde::de::DeserializeOwned>(event: &RawEnvelope) -> Result<T, HandleError> {
-    T::deserialize(&event.data).map_err(HandleError::permanent)
-}
-
 type Tx<'a> = Transaction<'a, Postgres>;
 
 impl Worker {
@@ -62,10 +58,7 @@ impl Worker {
         events.retain(|e| e.event_type != EventType::ExpertChanged);
         let tickets = events
             .iter()
-            .map(|e| {
-                e.ticket_id
-                    .ok_or_else(|| HandleError::permanent("ticket event without ticket_id"))
-            })
+            .map(|e| ticket_of(e))
             .collect::<Result<Vec<_>, _>>()?;
         let mut prepared = if events.len() > 1 {
             // Everything the events will lock, up front and in one order (routes by ticket,

@@ -4,10 +4,8 @@
 //! one ticket in the order they were delivered. Idempotent through the inbox: the effects and
 //! the handled event ids commit together.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
-use sysops_bus::{HandleError, Incoming};
+use sysops_bus::{payload, ticket_of, HandleError, Incoming};
 use sysops_contract::{
     EventType, RawEnvelope, TicketAssigned, TicketCategorized, TicketEscalated, TicketQueued,
     TicketStatus, TicketUnassigned,
@@ -43,19 +41,14 @@ pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleErr
     }
     let ticket_ids = events
         .iter()
-        .map(|e| {
-            e.ticket_id
-                .ok_or_else(|| HandleError::permanent("pipeline event without ticket_id"))
-        })
-        .collect::<Result<BTreeSet<_>, _>>()?;
-    let ticket_ids: Vec<_> = ticket_ids.into_iter().collect();
+        .map(|e| ticket_of(e))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut tickets = store
         .lock_all(&mut tx, &ticket_ids)
         .await
         .map_err(db_error)?;
     let now = Utc::now();
-    for event in &events {
-        let ticket_id = event.ticket_id.unwrap_or_default();
+    for (event, &ticket_id) in events.iter().zip(&ticket_ids) {
         let ticket = tickets
             .get_mut(&ticket_id)
             .ok_or_else(|| HandleError::permanent(format!("no ticket {ticket_id}")))?;
@@ -76,10 +69,6 @@ pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleErr
             .increment(1);
     }
     Ok(())
-}
-
-fn payload<T: serde::de::DeserializeOwned>(event: &RawEnvelope) -> Result<T, HandleError> {
-    T::deserialize(&event.data).map_err(HandleError::permanent)
 }
 
 /// Applies one event to `ticket` (in memory) and returns its status before and after.

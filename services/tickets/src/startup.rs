@@ -97,12 +97,7 @@ impl Application {
             self.config.outbox_poll(),
             shutdown.clone(),
         ));
-        let batch = self.config.pipeline_batch.max(1);
-        let options = BatchOptions {
-            max_batch: batch,
-            prefetch: u16::try_from(batch * 2).unwrap_or(u16::MAX),
-            ..Default::default()
-        };
+        let options = BatchOptions::sized(self.config.pipeline_batch);
         let consumer_store = store.clone();
         tracker.spawn(run_batch_consumer(
             self.bus.clone(),

@@ -37,6 +37,12 @@ impl PoolView {
         }
     }
 
+    /// Whether the transaction holds every pool's lock (made by
+    /// [`PoolView::every_pool_locked`]).
+    pub(crate) fn every_pool_held(&self) -> bool {
+        self.cached
+    }
+
     /// The pool's experts at `now`; give them back with [`PoolView::put`] once done.
     pub(crate) async fn take(
         &mut self,

@@ -15,8 +15,6 @@ use super::Tx;
 /// Locks held and rows read for the events of one transaction.
 #[derive(Debug, Default)]
 pub(super) struct Prepared {
-    /// Every pool is locked until the transaction ends.
-    pools_locked: bool,
     /// Routes as locked at the start, each good for the first event of its ticket: until then
     /// only this transaction could change them, and it does so only through that event (a
     /// backlog drain changes queued routes, which are not kept here).
@@ -25,7 +23,8 @@ pub(super) struct Prepared {
     open: HashMap<Uuid, OpenAssignment>,
     /// The open assignment of the route handed out last, as read with it.
     taken: Option<(Uuid, Option<OpenAssignment>)>,
-    /// The pools' experts and backlogs, read once while every pool is locked.
+    /// The pools' experts and backlogs, read once while every pool is locked; whether every
+    /// pool is locked is the view's to say.
     pub(super) view: PoolView,
 }
 
@@ -42,7 +41,6 @@ impl Prepared {
         lock_pools(tx, pools).await?;
         let open = assignments::open_for_all(tx, tickets).await?;
         Ok(Prepared {
-            pools_locked: true,
             routes: routes
                 .into_iter()
                 .filter(|r| r.status != "queued")
@@ -104,7 +102,7 @@ impl Prepared {
         tx: &mut Tx<'_>,
         pools: &[String],
     ) -> Result<(), sqlx::Error> {
-        if self.pools_locked {
+        if self.view.every_pool_held() {
             return Ok(());
         }
         lock_pools(tx, pools).await
