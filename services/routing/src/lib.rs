@@ -15,6 +15,11 @@ pub mod worker;
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "routing";
 
+/// The migrations of [`SCHEMA`].
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
 /// This service's routes, described for the gateway's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::OpenApi;

@@ -69,6 +69,28 @@ fn seconds(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
+/// The statement that records the breaches of `clock` among open tickets, returning each
+/// ticket and when its clock ran out; binds the clock's name, then its limits in seconds for
+/// urgent, high, normal and low priority. It reads the open routes only, through the
+/// `routes_open` index (whose statuses include every status named here), so its cost follows
+/// the open work, not the table's history.
+pub fn breach_statement(clock: SlaClock) -> String {
+    let condition = match clock {
+        SlaClock::Assign => {
+            "r.first_assigned_at IS NULL AND r.status IN ('new', 'review', 'queued', 'escalated')"
+        }
+        _ => "r.status IN ('new', 'review', 'queued', 'assigned', 'accepted', 'escalated')",
+    };
+    format!(
+        "INSERT INTO sla_breaches (ticket_id, clock, priority, pool, due_at) \
+         SELECT r.ticket_id, $1, r.priority, r.pool, due FROM ( \
+           SELECT r.*, COALESCE(r.created_at, r.updated_at) + make_interval(secs => CASE r.priority \
+             WHEN 'urgent' THEN $2 WHEN 'high' THEN $3 WHEN 'normal' THEN $4 ELSE $5 END) AS due \
+           FROM routes r WHERE {condition}) r \
+         WHERE due < now() ON CONFLICT DO NOTHING RETURNING ticket_id, due_at"
+    )
+}
+
 /// Records and announces the breaches of the assign clock (open tickets never assigned)
 /// or the resolve clock (open tickets), in one statement per clock.
 async fn breach(
@@ -77,20 +99,7 @@ async fn breach(
     clock: SlaClock,
     limits: &ClockLimits,
 ) -> Result<(), sqlx::Error> {
-    let condition = match clock {
-        SlaClock::Assign => {
-            "r.first_assigned_at IS NULL AND r.status IN ('new', 'review', 'queued', 'escalated')"
-        }
-        _ => "r.status IN ('new', 'review', 'queued', 'assigned', 'accepted', 'escalated')",
-    };
-    let q = format!(
-        "INSERT INTO sla_breaches (ticket_id, clock, priority, pool, due_at) \
-         SELECT r.ticket_id, $1, r.priority, r.pool, due FROM ( \
-           SELECT r.*, COALESCE(r.created_at, r.updated_at) + make_interval(secs => CASE r.priority \
-             WHEN 'urgent' THEN $2 WHEN 'high' THEN $3 WHEN 'normal' THEN $4 ELSE $5 END) AS due \
-           FROM routes r WHERE {condition}) r \
-         WHERE due < now() ON CONFLICT DO NOTHING RETURNING ticket_id, due_at"
-    );
+    let q = breach_statement(clock);
     let mut tx = pool.begin().await?;
     let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(&q)
         .bind(clock_str(clock))

@@ -45,13 +45,8 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let taxonomy = Taxonomy::load(&config.taxonomy_path).context("loading the taxonomy")?;
-        let (pool, bus) = service::connect(
-            &config.common,
-            "routing",
-            SCHEMA,
-            sqlx::migrate!("./migrations"),
-        )
-        .await?;
+        let (pool, bus) =
+            service::connect(&config.common, "routing", SCHEMA, crate::migrator()).await?;
         let engine = Engine {
             outbox: Outbox::default(),
             taxonomy: Arc::new(taxonomy),

@@ -364,3 +364,50 @@ async fn the_submitted_region_and_priority_reach_routing_through_the_categorizer
     db.close().await;
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_sla_sweep_reads_open_routes_through_their_index_not_the_whole_table() {
+    use sqlx::Connection;
+    use sysops_contract::SlaClock;
+    use sysops_platform::db::{connect_and_migrate, PoolSettings};
+
+    let env = TestEnv::new().await;
+    let pool = connect_and_migrate(
+        &env.database_url,
+        sysops_routing::SCHEMA,
+        PoolSettings::default(),
+        sysops_routing::migrator(),
+    )
+    .await
+    .expect("migrated");
+    let mut conn = pool.acquire().await.expect("a connection");
+    // With sequential scans priced out, a plan still shows one only when no index can answer.
+    let mut tx = conn.begin().await.expect("a transaction");
+    sqlx::query("SET LOCAL enable_seqscan = off")
+        .execute(&mut *tx)
+        .await
+        .expect("set");
+    for clock in [SlaClock::Assign, SlaClock::Resolve] {
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN {}",
+            sysops_routing::sla::breach_statement(clock)
+        ))
+        .bind("resolve")
+        .bind(60.0f64)
+        .bind(600.0f64)
+        .bind(3600.0f64)
+        .bind(86_400.0f64)
+        .fetch_all(&mut *tx)
+        .await
+        .expect("explained");
+        assert!(
+            !plan.iter().any(|line| line.contains("Seq Scan on routes")),
+            "{clock:?} clock reads every route:\n{}",
+            plan.join("\n")
+        );
+    }
+    drop(tx);
+    drop(conn);
+    pool.close().await;
+    env.cleanup().await;
+}
