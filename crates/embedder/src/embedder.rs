@@ -4,7 +4,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::Config;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-use crate::encoder::Encoder;
+use crate::encoder::{bf16_supported, Encoder, Precision};
 use crate::ModelError;
 
 /// A sentence-embedding model: text in, unit-length vector out.
@@ -14,6 +14,7 @@ pub struct Embedder {
     device: Device,
     dim: usize,
     name: String,
+    precision: Precision,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -33,9 +34,25 @@ fn read(path: &Path) -> Result<Vec<u8>, ModelError> {
 }
 
 impl Embedder {
-    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`. Inputs longer
-    /// than `max_tokens` are truncated.
+    /// Loads `config.json`, `tokenizer.json` and `model.safetensors` from `dir`, in f32. Inputs
+    /// longer than `max_tokens` are truncated.
     pub fn load(dir: &Path, max_tokens: usize) -> Result<Self, ModelError> {
+        Self::load_with(dir, max_tokens, Precision::F32)
+    }
+
+    /// [`Embedder::load`] with the dense layers in `precision` ([`Precision::resolve`]:
+    /// bfloat16 asked for on a CPU without AVX-512 BF16 runs in f32, with a warning).
+    /// [`Embedder::precision`] tells which is in use, and [`Embedder::name`] names it, since
+    /// the vectors differ.
+    pub fn load_with(
+        dir: &Path,
+        max_tokens: usize,
+        precision: Precision,
+    ) -> Result<Self, ModelError> {
+        if precision == Precision::Bf16 && !bf16_supported() {
+            tracing::warn!("this CPU has no AVX-512 BF16: the embedding model runs in f32");
+        }
+        let precision = precision.resolve();
         let device = Device::Cpu;
         let config: Config =
             serde_json::from_slice(&read(&dir.join("config.json"))?).map_err(ModelError::Config)?;
@@ -51,17 +68,21 @@ impl Embedder {
             .map_err(|e| ModelError::Tokenizer(e.to_string()))?;
         let weights =
             candle_core::safetensors::load_buffer(&read(&dir.join("model.safetensors"))?, &device)?;
-        let model = Encoder::load(weights, &config)?;
-        let name = dir
+        let model = Encoder::load(weights, &config, precision)?;
+        let mut name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "embedder".into());
+        if precision != Precision::F32 {
+            name = format!("{name}+{precision}");
+        }
         Ok(Embedder {
             model,
             tokenizer,
             device,
             dim: config.hidden_size,
             name,
+            precision,
         })
     }
 
@@ -70,9 +91,14 @@ impl Embedder {
         self.dim
     }
 
-    /// The model's name (its directory).
+    /// The model's name: its directory, with `+bf16` when its products run in bfloat16.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The number format its dense layers run in (never [`Precision::Auto`]).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Tokens the model will see for `text`, after truncation.

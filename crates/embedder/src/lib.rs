@@ -18,5 +18,6 @@ pub mod features;
 pub mod service;
 
 pub use embedder::Embedder;
+pub use encoder::{bf16_supported, Precision};
 pub use error::ModelError;
 pub use service::{EmbeddingService, ServiceOptions};

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use sysops_embedder::{Embedder, EmbeddingService, ServiceOptions};
+use sysops_embedder::{bf16_supported, Embedder, EmbeddingService, Precision, ServiceOptions};
 
 fn model_dir() -> PathBuf {
     // At run time: a test binary may have been compiled in another checkout.
@@ -65,6 +65,50 @@ fn embeddings_match_the_reference_implementation() {
         );
         let norm: f32 = batched[i].iter().map(|v| v * v).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-4);
+    }
+}
+
+#[test]
+fn bfloat16_embeddings_stay_close_to_the_reference() {
+    let embedder = Embedder::load_with(&model_dir(), 256, Precision::Bf16).expect("model present");
+    if !bf16_supported() {
+        // The model falls back to f32, and says so in its name.
+        assert_eq!(embedder.precision(), Precision::F32);
+        assert_eq!(embedder.name(), "all-MiniLM-L6-v2");
+        eprintln!("this CPU has no AVX-512 BF16; the bfloat16 products are not measured");
+        return;
+    }
+    assert_eq!(embedder.name(), "all-MiniLM-L6-v2+bf16");
+    let fixture = fixture();
+    let sentences = fixture["sentences"].as_array().expect("sentences");
+    let texts: Vec<&str> = sentences
+        .iter()
+        .map(|s| s["text"].as_str().expect("text"))
+        .collect();
+    let batched = embedder.embed(&texts).expect("embedded");
+    for (i, s) in sentences.iter().enumerate() {
+        let reference: Vec<f64> = s["embedding"]
+            .as_array()
+            .expect("vector")
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        // Alone and in a padded batch: padding changes the attention products' summation order,
+        // which can move an input across a bfloat16 rounding boundary, so both are held to the
+        // reference rather than to each other.
+        let alone = embedder.embed(&texts[i..=i]).expect("embedded");
+        for (how, vector) in [("batched", &batched[i]), ("alone", &alone[0])] {
+            // Both unit length: the dot product is the cosine similarity.
+            let cosine: f64 = vector
+                .iter()
+                .zip(&reference)
+                .map(|(a, b)| f64::from(*a) * b)
+                .sum();
+            assert!(
+                cosine > 0.999,
+                "sentence {i} {how}: cosine similarity {cosine} to the f32 reference"
+            );
+        }
     }
 }
 

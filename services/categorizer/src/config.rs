@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sysops_embedder::Precision;
 use sysops_platform::config::Secret;
 use sysops_platform::CommonConfig;
 
@@ -38,6 +39,10 @@ pub struct Config {
     /// Threads running the embedding model (0: one per core).
     #[arg(long, env = "EMBED_WORKERS", default_value_t = 0)]
     pub embed_workers: usize,
+    /// Number format of the embedding model's products: `auto` (bfloat16 where the CPU has
+    /// AVX-512 BF16, else f32), `f32`, or `bf16` (f32 with a warning where unsupported).
+    #[arg(long, env = "EMBED_PRECISION", default_value = "auto")]
+    pub embed_precision: Precision,
     /// Optional CSV (id,text,label) of past tickets to learn from; labels must be category ids.
     #[arg(long, env = "TRAINING_CSV")]
     pub training_csv: Option<PathBuf>,
@@ -106,6 +111,7 @@ impl Config {
             model_dir: sysops_platform::repo::path("models/all-MiniLM-L6-v2"),
             embed_max_tokens: 128,
             embed_workers: 0,
+            embed_precision: Precision::F32,
             training_csv: None,
             retrain_debounce_ms: 200,
             llm_base_url: None,

@@ -55,13 +55,17 @@ impl Application {
         .await?;
 
         // The embedding model is optional: without it (not fetched, unreadable) keywords decide.
-        let embeddings = match Embedder::load(&config.model_dir, config.embed_max_tokens) {
+        let embeddings = match Embedder::load_with(
+            &config.model_dir,
+            config.embed_max_tokens,
+            config.embed_precision,
+        ) {
             Ok(embedder) => {
                 let mut options = ServiceOptions::default();
                 if config.embed_workers > 0 {
                     options.workers = config.embed_workers;
                 }
-                tracing::info!(model = %config.model_dir.display(), workers = options.workers, "embedding model loaded");
+                tracing::info!(model = %config.model_dir.display(), workers = options.workers, precision = %embedder.precision(), "embedding model loaded");
                 Some(EmbeddingService::start(
                     embedder,
                     options,
@@ -83,18 +87,11 @@ impl Application {
         let (model_tx, model_rx) = watch::channel(None);
         let trainer = embeddings.clone().map(|embeddings| Trainer {
             pool: pool.clone(),
-            embeddings,
             taxonomy: taxonomy.clone(),
             model: model_tx,
-            embedding_model: format!(
-                "{}@{}",
-                config
-                    .model_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                config.embed_max_tokens
-            ),
+            // Vectors of another model, input length or precision are embedded again.
+            embedding_model: format!("{}@{}", embeddings.name(), config.embed_max_tokens),
+            embeddings,
         });
         if let Some(trainer) = &trainer {
             trainer

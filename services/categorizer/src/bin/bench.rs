@@ -22,7 +22,7 @@ use clap::Parser;
 use sysops_categorizer::dataset::read_csv;
 use sysops_embedder::classifier::{Example, LinearClassifier, TrainOptions};
 use sysops_embedder::features::NgramHasher;
-use sysops_embedder::{Embedder, EmbeddingService, ServiceOptions};
+use sysops_embedder::{Embedder, EmbeddingService, Precision, ServiceOptions};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +52,10 @@ struct Args {
     model_dir: PathBuf,
     #[arg(long, default_value_t = 128)]
     max_tokens: usize,
+    /// Number format of the dense layers: auto (bf16 where the CPU has AVX-512 BF16, else
+    /// f32), f32 or bf16. bfloat16 products use one thread whatever --threads says.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -67,17 +71,19 @@ fn main() -> anyhow::Result<()> {
         .take(args.limit)
         .map(|r| r.text.clone())
         .collect();
-    let embedder = Embedder::load(&args.model_dir, args.max_tokens).context("loading the model")?;
+    let embedder = Embedder::load_with(&args.model_dir, args.max_tokens, args.precision)
+        .context("loading the model")?;
     let tokens: usize = texts
         .iter()
         .map(|t| embedder.count_tokens(t).unwrap_or(0))
         .sum();
     println!(
-        "{} texts from {}, {:.1} tokens each on average (truncated at {})",
+        "{} texts from {}, {:.1} tokens each on average (truncated at {}); model {}",
         texts.len(),
         args.data.display(),
         tokens as f64 / texts.len() as f64,
-        args.max_tokens
+        args.max_tokens,
+        embedder.name()
     );
     println!("\nthreads  batch  embeddings/s");
     for &threads in &args.threads {
@@ -104,7 +110,7 @@ fn main() -> anyhow::Result<()> {
     for workers in args.workers.iter().copied() {
         let model = match embedder.take() {
             Some(m) => m,
-            None => Embedder::load(&args.model_dir, args.max_tokens)?,
+            None => Embedder::load_with(&args.model_dir, args.max_tokens, args.precision)?,
         };
         let options = ServiceOptions {
             workers,

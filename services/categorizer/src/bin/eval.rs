@@ -28,7 +28,7 @@ use sysops_categorizer::embedding_cache::EmbeddingCache;
 use sysops_categorizer::evaluation::{Outcome, Report};
 use sysops_embedder::classifier::{Example, LinearClassifier, TrainOptions};
 use sysops_embedder::features::NgramHasher;
-use sysops_embedder::{Embedder, EmbeddingService, ServiceOptions};
+use sysops_embedder::{Embedder, EmbeddingService, Precision, ServiceOptions};
 
 #[derive(Debug, Parser)]
 #[command(name = "eval", about = "Train on one labelled CSV, measure on another")]
@@ -51,6 +51,10 @@ struct Args {
     /// Tokens per text the model sees.
     #[arg(long, default_value_t = 128)]
     max_tokens: usize,
+    /// Number format of the embedding model's dense layers: auto (bf16 where the CPU has
+    /// AVX-512 BF16, else f32), f32 or bf16. Cached embeddings are kept apart by it.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
     /// Confidence below which a ticket would go to a person.
     #[arg(long, default_value_t = 0.5)]
     review_threshold: f32,
@@ -113,10 +117,11 @@ fn main() -> anyhow::Result<()> {
         labels.len()
     );
 
-    let embedder =
-        Embedder::load(&args.model_dir, args.max_tokens).context("loading the embedding model")?;
+    let embedder = Embedder::load_with(&args.model_dir, args.max_tokens, args.precision)
+        .context("loading the embedding model")?;
     let dim = embedder.dim();
     let model_name = format!("{}@{}", embedder.name(), args.max_tokens);
+    println!("embedding model {model_name}");
     let service = EmbeddingService::start(embedder, ServiceOptions::default(), None);
     let cache_path = args
         .cache
