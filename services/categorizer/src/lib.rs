@@ -16,3 +16,8 @@ pub mod worker;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "categorizer";
+
+/// The migrations of [`SCHEMA`].
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}

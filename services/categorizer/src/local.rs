@@ -49,7 +49,8 @@ pub struct Trainer {
     pub taxonomy: Arc<Taxonomy>,
     /// Where the latest model is published.
     pub model: watch::Sender<Option<Arc<LocalModel>>>,
-    /// Names the embedding model and its input length; stored with each embedding.
+    /// Names the embedding model, its precision and input length: the vectors this trainer
+    /// stores and trains on are filed under it, apart from other models'.
     pub embedding_model: String,
 }
 
@@ -97,12 +98,14 @@ impl Trainer {
         Ok(stored)
     }
 
-    /// Embeds stored examples that have no embedding yet.
+    /// Embeds stored examples that have no embedding of this model yet.
     async fn embed_missing(&self) -> anyhow::Result<usize> {
         let mut total = 0;
         loop {
             let rows: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT id, text FROM examples WHERE embedding IS NULL OR embedding_model IS DISTINCT FROM $1 ORDER BY id LIMIT 256",
+                "SELECT e.id, e.text FROM examples e WHERE NOT EXISTS \
+                 (SELECT 1 FROM example_vectors v WHERE v.model = $1 AND v.example_id = e.id) \
+                 ORDER BY e.id LIMIT 256",
             )
             .bind(&self.embedding_model)
             .fetch_all(&self.pool)
@@ -116,12 +119,14 @@ impl Trainer {
             let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
             let mut tx = self.pool.begin().await?;
             for (id, v) in ids.iter().zip(vectors) {
+                // Another replica of the same model may have stored it meanwhile: same vector.
                 sqlx::query(
-                    "UPDATE examples SET embedding = $2, embedding_model = $3 WHERE id = $1",
+                    "INSERT INTO example_vectors (model, example_id, embedding) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
                 )
+                .bind(&self.embedding_model)
                 .bind(id)
                 .bind(v)
-                .bind(&self.embedding_model)
                 .execute(&mut *tx)
                 .await?;
             }
@@ -135,7 +140,8 @@ impl Trainer {
     pub async fn retrain(&self) -> anyhow::Result<()> {
         let embedded = self.embed_missing().await?;
         let rows: Vec<(String, String, String, Vec<f32>)> = sqlx::query_as(
-            "SELECT source, text, label, embedding FROM examples WHERE embedding_model = $1",
+            "SELECT e.source, e.text, e.label, v.embedding FROM examples e \
+             JOIN example_vectors v ON v.example_id = e.id WHERE v.model = $1",
         )
         .bind(&self.embedding_model)
         .fetch_all(&self.pool)

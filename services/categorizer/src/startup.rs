@@ -46,13 +46,8 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let taxonomy =
             Arc::new(Taxonomy::load(&config.taxonomy_path).context("loading the taxonomy")?);
-        let (pool, bus) = service::connect(
-            &config.common,
-            "categorizer",
-            SCHEMA,
-            sqlx::migrate!("./migrations"),
-        )
-        .await?;
+        let (pool, bus) =
+            service::connect(&config.common, "categorizer", SCHEMA, crate::migrator()).await?;
 
         // The embedding model is optional: without it (not fetched, unreadable) keywords decide.
         let embeddings = match Embedder::load_with(
