@@ -15,10 +15,32 @@ fn manifest_dir() -> PathBuf {
     PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo runs the tests"))
 }
 
-fn fixture() -> Value {
+/// One sentence of the fixture: its text, its token count and its reference vector.
+struct Reference {
+    text: String,
+    tokens: usize,
+    embedding: Vec<f64>,
+}
+
+fn references() -> Vec<Reference> {
     let text = std::fs::read_to_string(manifest_dir().join("tests/fixtures/reference.json"))
         .expect("fixture");
-    serde_json::from_str(&text).expect("fixture is JSON")
+    let fixture: Value = serde_json::from_str(&text).expect("fixture is JSON");
+    fixture["sentences"]
+        .as_array()
+        .expect("sentences")
+        .iter()
+        .map(|s| Reference {
+            text: s["text"].as_str().expect("text").to_owned(),
+            tokens: s["tokens"].as_u64().expect("count") as usize,
+            embedding: s["embedding"]
+                .as_array()
+                .expect("vector")
+                .iter()
+                .filter_map(Value::as_f64)
+                .collect(),
+        })
+        .collect()
 }
 
 fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
@@ -32,35 +54,23 @@ fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
 fn embeddings_match_the_reference_implementation() {
     let embedder =
         Embedder::load(&model_dir(), 256).expect("model present (scripts/fetch-model.sh)");
-    let fixture = fixture();
-    let sentences = fixture["sentences"].as_array().expect("sentences");
-    let texts: Vec<&str> = sentences
-        .iter()
-        .map(|s| s["text"].as_str().expect("text"))
-        .collect();
+    let sentences = references();
+    let texts: Vec<&str> = sentences.iter().map(|s| s.text.as_str()).collect();
 
     // Together in one padded batch, and one by one: padding must not change a vector.
     let batched = embedder.embed(&texts).expect("embedded");
     for (i, s) in sentences.iter().enumerate() {
-        let reference: Vec<f64> = s["embedding"]
-            .as_array()
-            .expect("vector")
-            .iter()
-            .filter_map(Value::as_f64)
-            .collect();
+        let reference = &s.embedding;
         assert_eq!(batched[i].len(), reference.len());
-        assert_eq!(
-            embedder.count_tokens(texts[i]).expect("tokens"),
-            s["tokens"].as_u64().expect("count") as usize
-        );
+        assert_eq!(embedder.count_tokens(texts[i]).expect("tokens"), s.tokens);
         let alone = embedder.embed(&texts[i..=i]).expect("embedded");
         assert!(
-            max_abs_diff(&batched[i], &reference) < 1e-3,
+            max_abs_diff(&batched[i], reference) < 1e-3,
             "sentence {i} batched differs by {}",
-            max_abs_diff(&batched[i], &reference)
+            max_abs_diff(&batched[i], reference)
         );
         assert!(
-            max_abs_diff(&alone[0], &reference) < 1e-3,
+            max_abs_diff(&alone[0], reference) < 1e-3,
             "sentence {i} alone"
         );
         let norm: f32 = batched[i].iter().map(|v| v * v).sum::<f32>().sqrt();
@@ -79,20 +89,10 @@ fn bfloat16_embeddings_stay_close_to_the_reference() {
         return;
     }
     assert_eq!(embedder.name(), "all-MiniLM-L6-v2+bf16");
-    let fixture = fixture();
-    let sentences = fixture["sentences"].as_array().expect("sentences");
-    let texts: Vec<&str> = sentences
-        .iter()
-        .map(|s| s["text"].as_str().expect("text"))
-        .collect();
+    let sentences = references();
+    let texts: Vec<&str> = sentences.iter().map(|s| s.text.as_str()).collect();
     let batched = embedder.embed(&texts).expect("embedded");
     for (i, s) in sentences.iter().enumerate() {
-        let reference: Vec<f64> = s["embedding"]
-            .as_array()
-            .expect("vector")
-            .iter()
-            .filter_map(Value::as_f64)
-            .collect();
         // Alone and in a padded batch: padding changes the attention products' summation order,
         // which can move an input across a bfloat16 rounding boundary, so both are held to the
         // reference rather than to each other.
@@ -101,7 +101,7 @@ fn bfloat16_embeddings_stay_close_to_the_reference() {
             // Both unit length: the dot product is the cosine similarity.
             let cosine: f64 = vector
                 .iter()
-                .zip(&reference)
+                .zip(&s.embedding)
                 .map(|(a, b)| f64::from(*a) * b)
                 .sum();
             assert!(
