@@ -130,6 +130,38 @@ async fn decisions(pool: &PgPool) -> anyhow::Result<i64> {
         .await?)
 }
 
+/// The machine's CPU time counters (`/proc/stat`, all CPUs), where the OS has them.
+fn cpu_times() -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    line.split_whitespace().map(|v| v.parse().ok()).collect()
+}
+
+/// How busy the machine was between two readings of [`cpu_times`], and what share of its CPU
+/// time the hypervisor gave to others (steal): a phase with much steal measured the host too.
+fn machine_report(before: Option<Vec<u64>>) {
+    let (Some(before), Some(after)) = (before, cpu_times()) else {
+        return;
+    };
+    let delta: Vec<u64> = after
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a.saturating_sub(*b))
+        .collect();
+    let total: u64 = delta.iter().take(8).sum();
+    if total == 0 || delta.len() < 8 {
+        return;
+    }
+    let share = |i: usize| delta[i] as f64 * 100.0 / total as f64;
+    // user nice system idle iowait irq softirq steal
+    println!(
+        "  (machine meanwhile: {:.1} % busy, {:.1} % iowait, {:.1} % stolen by the hypervisor)",
+        100.0 - share(3) - share(4) - share(7),
+        share(4),
+        share(7)
+    );
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -292,6 +324,7 @@ async fn run(
     // (3) Steady state at the given rate.
     let before = assignments(pool).await?;
     let decided_before = decisions(pool).await?;
+    let cpu_before = cpu_times();
     let started = Instant::now();
     let total = args.rate as u64 * args.seconds;
     let (arrivals, mut waiting) = tokio::sync::mpsc::unbounded_channel();
@@ -339,6 +372,7 @@ async fn run(
         elapsed,
     );
 
+    machine_report(cpu_before);
     println!(
         "  (of which {} decisions of any kind, assignments and queueings, at {:.0}/s)",
         decisions(pool).await? - decided_before,
@@ -347,6 +381,7 @@ async fn run(
 
     // (4) Saturation: batches of resolutions as fast as they go; each assigns the next ticket.
     let before = assignments(pool).await?;
+    let cpu_before = cpu_times();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.seconds);
     let mut latencies = Vec::new();
@@ -371,6 +406,7 @@ async fn run(
         assignments(pool).await? - before,
         started.elapsed(),
     );
+    machine_report(cpu_before);
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM routes WHERE status = 'queued'")
         .fetch_one(pool)
         .await?;
