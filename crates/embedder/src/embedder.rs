@@ -4,7 +4,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_transformers::models::bert::Config;
 use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 
-use crate::encoder::{bf16_supported, Encoder, Precision};
+use crate::encoder::{Encoder, Precision};
 use crate::ModelError;
 
 /// A sentence-embedding model: text in, unit-length vector out.
@@ -49,10 +49,11 @@ impl Embedder {
         max_tokens: usize,
         precision: Precision,
     ) -> Result<Self, ModelError> {
-        if precision == Precision::Bf16 && !bf16_supported() {
+        let resolved = precision.resolve();
+        if precision == Precision::Bf16 && resolved == Precision::F32 {
             tracing::warn!("this CPU has no AVX-512 BF16: the embedding model runs in f32");
         }
-        let precision = precision.resolve();
+        let precision = resolved;
         let device = Device::Cpu;
         let config: Config =
             serde_json::from_slice(&read(&dir.join("config.json"))?).map_err(ModelError::Config)?;

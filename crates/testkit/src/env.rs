@@ -94,6 +94,23 @@ impl TestEnv {
             .expect("the test database is reachable")
     }
 
+    /// A pool on this test's database with `schema` prepared as a service prepares its own
+    /// (created, migrated, on the search path).
+    pub async fn migrated_pool(
+        &self,
+        schema: &'static str,
+        migrator: sqlx::migrate::Migrator,
+    ) -> sqlx::PgPool {
+        sysops_platform::db::connect_and_migrate(
+            &self.database_url,
+            schema,
+            sysops_platform::db::PoolSettings::default(),
+            migrator,
+        )
+        .await
+        .expect("the schema is migrated")
+    }
+
     /// Deletes the test's queues, exchanges and database. Call at the end of a test; a failed
     /// test leaves them for inspection.
     pub async fn cleanup(self) {

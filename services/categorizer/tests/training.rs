@@ -8,7 +8,6 @@ use tokio::sync::watch;
 
 use sysops_categorizer::local::{taxonomy_examples, Trainer};
 use sysops_embedder::{Embedder, EmbeddingService, ServiceOptions};
-use sysops_platform::db::{connect_and_migrate, PoolSettings};
 use sysops_platform::repo;
 use sysops_taxonomy::Taxonomy;
 use sysops_testkit::TestEnv;
@@ -16,14 +15,9 @@ use sysops_testkit::TestEnv;
 #[tokio::test]
 async fn replicas_of_different_embedding_models_each_train_on_every_example() {
     let env = TestEnv::new().await;
-    let pool = connect_and_migrate(
-        &env.database_url,
-        sysops_categorizer::SCHEMA,
-        PoolSettings::default(),
-        sysops_categorizer::migrator(),
-    )
-    .await
-    .expect("migrated");
+    let pool = env
+        .migrated_pool(sysops_categorizer::SCHEMA, sysops_categorizer::migrator())
+        .await;
     let taxonomy =
         Arc::new(Taxonomy::load(repo::path("models/taxonomy.toml")).expect("the taxonomy"));
     let embedder =

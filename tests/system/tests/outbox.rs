@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use sysops_contract::{Envelope, EventType};
-use sysops_platform::db::{connect_and_migrate, PoolSettings};
 use sysops_platform::outbox::Outbox;
 use sysops_testkit::TestEnv;
 
@@ -18,14 +17,7 @@ use sysops_testkit::TestEnv;
 async fn a_commit_wakes_the_relay_long_before_its_poll() {
     let env = TestEnv::new().await;
     let bus = env.bus();
-    let pool = connect_and_migrate(
-        &env.database_url,
-        "relay_test",
-        PoolSettings::default(),
-        Migrator::DEFAULT,
-    )
-    .await
-    .expect("the outbox table is created");
+    let pool = env.migrated_pool("relay_test", Migrator::DEFAULT).await;
     let mut published = Box::pin(
         bus.tap(&[EventType::TicketQueued.routing_key()])
             .await

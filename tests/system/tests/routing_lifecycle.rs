@@ -369,17 +369,11 @@ async fn the_submitted_region_and_priority_reach_routing_through_the_categorizer
 async fn the_sla_sweep_reads_open_routes_through_their_index_not_the_whole_table() {
     use sqlx::Connection;
     use sysops_contract::SlaClock;
-    use sysops_platform::db::{connect_and_migrate, PoolSettings};
 
     let env = TestEnv::new().await;
-    let pool = connect_and_migrate(
-        &env.database_url,
-        sysops_routing::SCHEMA,
-        PoolSettings::default(),
-        sysops_routing::migrator(),
-    )
-    .await
-    .expect("migrated");
+    let pool = env
+        .migrated_pool(sysops_routing::SCHEMA, sysops_routing::migrator())
+        .await;
     let mut conn = pool.acquire().await.expect("a connection");
     // With sequential scans priced out, a plan still shows one only when no index can answer.
     let mut tx = conn.begin().await.expect("a transaction");

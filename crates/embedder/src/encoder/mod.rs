@@ -80,9 +80,10 @@ enum Dense {
 }
 
 impl Dense {
-    /// `weight` in `precision` where this CPU and the weight's shape allow it, else in f32.
+    /// `weight` in `precision` where this CPU and the weight's shape allow it (packing
+    /// declines otherwise), else in f32.
     fn new(weight: Tensor, precision: Precision) -> Result<Self, ModelError> {
-        if precision.resolve() == Precision::Bf16 {
+        if precision != Precision::F32 {
             if let Some(packed) = bf16::Bf16Dense::pack(&weight)? {
                 return Ok(Dense::Bf16(packed));
             }
