@@ -163,6 +163,15 @@ pub fn insert_statement(id: u8, envelope: u8) -> String {
     )
 }
 
+/// [`insert_statement`] for a statement whose CTE `source` decides: the event is added once
+/// for each row of `source` (a CTE of at most one row), so not at all when it has none.
+pub fn insert_from_statement(id: u8, envelope: u8, source: &str) -> String {
+    format!(
+        "INSERT INTO outbox (event_id, envelope) SELECT ${id}, ${envelope} FROM {source} \
+         ON CONFLICT (event_id) DO NOTHING"
+    )
+}
+
 /// The envelope as the outbox stores it.
 pub fn envelope_json(event: &RawEnvelope) -> Result<serde_json::Value, sqlx::Error> {
     serde_json::to_value(event).map_err(|e| sqlx::Error::Encode(Box::new(e)))

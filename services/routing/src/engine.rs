@@ -121,83 +121,68 @@ impl Engine {
         let choice = choose(candidates, &facts, now);
         let attempt = route.attempts + 1;
         let due = accept_due(&self.sla, route, now);
-        let mut winner = None;
         for s in &choice.ranked {
+            let expert = &candidates[s.index];
+            let mut assigned = route.clone();
+            assigned.status = "assigned".into();
+            assigned.attempts = attempt;
+            assigned.queued_at = None;
+            let payload = TicketAssigned {
+                pool: pool.clone(),
+                expert_id: expert.expert_id,
+                expert_name: expert.name.clone(),
+                attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                decision: choice.record(candidates, s.index, route.region.as_deref()),
+            };
+            let detail = json!({
+                "expert_id": payload.expert_id, "expert_name": payload.expert_name, "attempt": attempt,
+                "reason": payload.decision.reason, "candidates": payload.decision.candidates,
+                "accept_due_at": due, "cause": origin.name(),
+            });
+            let expert_id = expert.expert_id;
+            let event = envelope(origin, route.ticket_id, EventType::TicketAssigned, payload)?;
             let c = &mut candidates[s.index];
-            if assignments::open_if_room(
-                tx,
-                route.ticket_id,
-                c.expert_id,
-                &pool,
-                attempt,
-                Some(due),
-            )
-            .await?
-            {
-                c.load += 1;
-                c.last_assigned_at = Some(now);
-                view.took(c.expert_id, now);
-                winner = Some(s.index);
-                break;
+            if !routes::assign_decided(tx, &assigned, expert_id, Some(due), &event, detail).await? {
+                // Another pool's transaction took the last unit; forget this expert here.
+                c.load = c.capacity;
+                continue;
             }
-            // Another pool's transaction took the last unit; forget this expert here.
-            c.load = c.capacity;
+            c.load += 1;
+            c.last_assigned_at = Some(now);
+            view.took(expert_id, now);
+            *route = assigned;
+            metrics::counter!("routing_assigned_total", "pool" => pool).increment(1);
+            metrics::histogram!("routing_decision_seconds").record(started.elapsed().as_secs_f64());
+            return Ok(Placement::Assigned { expert_id, attempt });
         }
-        let Some(w) = winner else {
-            view.queued(&pool);
-            let was_queued = route.status == "queued";
-            if was_queued && !announce_queue {
-                return Ok(Placement::Queued);
-            }
-            route.status = "queued".into();
-            if !was_queued || route.queued_at.is_none() {
-                route.queued_at = Some(now);
-            }
-            if was_queued {
-                routes::save(tx, route).await?;
-                return Ok(Placement::Queued);
-            }
-            let record = choice.queue_record(candidates);
-            let event = envelope(
-                origin,
-                route.ticket_id,
-                EventType::TicketQueued,
-                TicketQueued {
-                    category: route.category.clone().unwrap_or_default(),
-                    pool: pool.clone(),
-                    reason: Some(record.reason.clone()),
-                },
-            )?;
-            let detail = json!({ "reason": record.reason, "candidates": record.candidates, "cause": origin.name() });
-            routes::save_decided(tx, route, &event, "queued", detail).await?;
-            metrics::counter!("routing_queued_total", "pool" => pool).increment(1);
+        view.queued(&pool);
+        let was_queued = route.status == "queued";
+        if was_queued && !announce_queue {
             return Ok(Placement::Queued);
-        };
-        let expert = &candidates[w];
-        let record = choice.record(candidates, w, route.region.as_deref());
-        route.status = "assigned".into();
-        route.attempts = attempt;
-        route.queued_at = None;
-        let payload = TicketAssigned {
-            pool: pool.clone(),
-            expert_id: expert.expert_id,
-            expert_name: expert.name.clone(),
-            attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
-            decision: record,
-        };
-        let detail = json!({
-            "expert_id": payload.expert_id, "expert_name": payload.expert_name, "attempt": attempt,
-            "reason": payload.decision.reason, "candidates": payload.decision.candidates,
-            "accept_due_at": due, "cause": origin.name(),
-        });
-        let event = envelope(origin, route.ticket_id, EventType::TicketAssigned, payload)?;
-        routes::save_decided(tx, route, &event, "assigned", detail).await?;
-        metrics::counter!("routing_assigned_total", "pool" => pool).increment(1);
-        metrics::histogram!("routing_decision_seconds").record(started.elapsed().as_secs_f64());
-        Ok(Placement::Assigned {
-            expert_id: expert.expert_id,
-            attempt,
-        })
+        }
+        route.status = "queued".into();
+        if !was_queued || route.queued_at.is_none() {
+            route.queued_at = Some(now);
+        }
+        if was_queued {
+            routes::save(tx, route).await?;
+            return Ok(Placement::Queued);
+        }
+        let record = choice.queue_record(candidates);
+        let event = envelope(
+            origin,
+            route.ticket_id,
+            EventType::TicketQueued,
+            TicketQueued {
+                category: route.category.clone().unwrap_or_default(),
+                pool: pool.clone(),
+                reason: Some(record.reason.clone()),
+            },
+        )?;
+        let detail = json!({ "reason": record.reason, "candidates": record.candidates, "cause": origin.name() });
+        routes::save_decided(tx, route, &event, "queued", detail).await?;
+        metrics::counter!("routing_queued_total", "pool" => pool).increment(1);
+        Ok(Placement::Queued)
     }
 
     /// Assigns the pool's backlog, by priority then age, while any expert of the pool has
@@ -300,15 +285,17 @@ impl Engine {
         Ok(total)
     }
 
-    /// Closes the ticket's open assignment with `outcome` and gives the expert's unit back.
+    /// Closes the ticket's open assignment with `outcome` and gives the expert's unit back,
+    /// storing `route` in the same statement when given.
     pub async fn close_open(
         &self,
         tx: &mut Transaction<'_, Postgres>,
         open: &OpenAssignment,
         outcome: &str,
+        route: Option<&Route>,
         view: &mut PoolView,
     ) -> Result<(), sqlx::Error> {
-        if assignments::close(tx, open.id, outcome).await? {
+        if assignments::close(tx, open.id, outcome, route).await? {
             view.freed(open.expert_id);
         }
         Ok(())

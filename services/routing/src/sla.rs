@@ -161,7 +161,7 @@ async fn take_back(pool: &PgPool, engine: &Engine, ticket_id: Uuid) -> Result<()
     lock_pools(&mut tx, &locks).await?;
     let mut view = PoolView::uncached();
     engine
-        .close_open(&mut tx, &open, "taken_back", &mut view)
+        .close_open(&mut tx, &open, "taken_back", None, &mut view)
         .await?;
     let origin = Origin::Fresh("sla");
     let first = sqlx::query(

@@ -183,7 +183,7 @@ impl Worker {
         let origin = Origin::Event(event);
         if let Some(open) = &open {
             self.engine
-                .close_open(tx, open, "moved", &mut prep.view)
+                .close_open(tx, open, "moved", None, &mut prep.view)
                 .await
                 .map_err(db_error)?;
             let data = TicketUnassigned {
@@ -240,7 +240,7 @@ impl Worker {
         locks.push(pool.clone());
         prep.lock_pools(tx, &locks).await.map_err(db_error)?;
         self.engine
-            .close_open(tx, &open, "rejected", &mut prep.view)
+            .close_open(tx, &open, "rejected", None, &mut prep.view)
             .await
             .map_err(db_error)?;
         if !route.excluded.contains(&open.expert_id) {
@@ -327,7 +327,7 @@ impl Worker {
                 prep.lock_pools(tx, &locks).await.map_err(db_error)?;
                 if let Some(o) = &open {
                     self.engine
-                        .close_open(tx, o, "moved", &mut prep.view)
+                        .close_open(tx, o, "moved", None, &mut prep.view)
                         .await
                         .map_err(db_error)?;
                 }
@@ -370,32 +370,34 @@ impl Worker {
     ) -> Result<(), HandleError> {
         let mut route = prep.route_or_create(tx, id).await.map_err(db_error)?;
         let open = prep.open_for(tx, id).await.map_err(db_error)?;
-        // The route is this transaction's alone: write it before taking the pool locks, which
-        // are held, and wait for, until the commit.
-        if route.status != "done" {
+        let finishing = route.status != "done";
+        if finishing {
             route.status = "done".into();
             route.queued_at = None;
-            routes::save(tx, &route).await.map_err(db_error)?;
         }
-        if let Some(o) = &open {
-            prep.lock_pools(tx, &o.expert_pools)
-                .await
-                .map_err(db_error)?;
-            self.engine
-                .close_open(tx, o, "done", &mut prep.view)
-                .await
-                .map_err(db_error)?;
-            self.engine
-                .drain_freed(
-                    tx,
-                    o.expert_id,
-                    &o.expert_pools,
-                    Origin::Event(event),
-                    &mut prep.view,
-                )
-                .await
-                .map_err(db_error)?;
-        }
+        let Some(o) = &open else {
+            if finishing {
+                routes::save(tx, &route).await.map_err(db_error)?;
+            }
+            return Ok(());
+        };
+        prep.lock_pools(tx, &o.expert_pools)
+            .await
+            .map_err(db_error)?;
+        self.engine
+            .close_open(tx, o, "done", finishing.then_some(&route), &mut prep.view)
+            .await
+            .map_err(db_error)?;
+        self.engine
+            .drain_freed(
+                tx,
+                o.expert_id,
+                &o.expert_pools,
+                Origin::Event(event),
+                &mut prep.view,
+            )
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 }

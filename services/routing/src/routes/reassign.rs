@@ -104,7 +104,7 @@ pub async fn reassign(
             ));
         }
         engine
-            .close_open(&mut tx, o, "moved", &mut view)
+            .close_open(&mut tx, o, "moved", None, &mut view)
             .await
             .map_err(db)?;
         let data = TicketUnassigned {

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::routes::{self, Route};
+
 /// An assignment that is still open (`assigned` or `accepted`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OpenAssignment {
@@ -49,10 +51,23 @@ pub async fn open_for_all(
         .await
 }
 
+/// The CTEs `slot` and `opened` of a statement that takes a unit of the expert's capacity, if
+/// the expert is available and below capacity, and opens the ticket's assignment with it; the
+/// numbers name the parameters (ticket, expert, pool, attempt, accept clock). `opened` has a
+/// row when it did. The expert's row stays locked until commit, so two transactions never take
+/// the same last unit.
+pub(crate) fn open_if_room_ctes(ticket: u8, expert: u8, pool: u8, attempt: u8, due: u8) -> String {
+    format!(
+        "slot AS (UPDATE experts SET load = load + 1, last_assigned_at = now() \
+         WHERE id = ${expert} AND availability = 'available' AND load < capacity RETURNING id), \
+         opened AS (INSERT INTO assignments (ticket_id, expert_id, pool, attempt, status, accept_due_at, assigned_at) \
+         SELECT ${ticket}, id, ${pool}, ${attempt}, 'assigned', ${due}, clock_timestamp() FROM slot RETURNING id)"
+    )
+}
+
 /// Takes a unit of the expert's capacity, if the expert is available and below capacity, and
 /// opens the assignment with it (its accept clock running out at `accept_due_at`; none for a
-/// manager's reassignment), in one statement. Returns whether it did. The expert's row stays
-/// locked until commit, so two transactions never take the same last unit.
+/// manager's reassignment), in one statement. Returns whether it did.
 pub async fn open_if_room(
     tx: &mut Transaction<'_, Postgres>,
     ticket_id: Uuid,
@@ -61,20 +76,18 @@ pub async fn open_if_room(
     attempt: i32,
     accept_due_at: Option<DateTime<Utc>>,
 ) -> Result<bool, sqlx::Error> {
-    let opened = sqlx::query(
-        "WITH slot AS (UPDATE experts SET load = load + 1, last_assigned_at = now() \
-         WHERE id = $2 AND availability = 'available' AND load < capacity RETURNING id) \
-         INSERT INTO assignments (ticket_id, expert_id, pool, attempt, status, accept_due_at, assigned_at) \
-         SELECT $1, id, $3, $4, 'assigned', $5, clock_timestamp() FROM slot",
-    )
-    .bind(ticket_id)
-    .bind(expert_id)
-    .bind(pool)
-    .bind(attempt)
-    .bind(accept_due_at)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let sql = format!(
+        "WITH {} SELECT count(*) FROM opened",
+        open_if_room_ctes(1, 2, 3, 4, 5)
+    );
+    let opened: i64 = sqlx::query_scalar(&sql)
+        .bind(ticket_id)
+        .bind(expert_id)
+        .bind(pool)
+        .bind(attempt)
+        .bind(accept_due_at)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok(opened == 1)
 }
 
@@ -114,23 +127,39 @@ pub async fn accept(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<(), s
 }
 
 /// Closes an open assignment with its outcome (`rejected`, `done`, `taken_back`, `moved`) and
-/// gives its unit of capacity back to the expert, in one statement. Returns whether a unit was
-/// given back.
+/// gives its unit of capacity back to the expert, storing the ticket's route too when given
+/// one, in one statement. Returns whether a unit was given back.
 pub async fn close(
     tx: &mut Transaction<'_, Postgres>,
     id: i64,
     outcome: &str,
+    route: Option<&Route>,
 ) -> Result<bool, sqlx::Error> {
-    let released = sqlx::query(
-        "WITH closed AS (UPDATE assignments SET status = $2, ended_at = clock_timestamp() WHERE id = $1 \
-         RETURNING expert_id) \
-         UPDATE experts SET load = load - 1 WHERE id IN (SELECT expert_id FROM closed) AND load > 0",
-    )
-    .bind(id)
-    .bind(outcome)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
+    let close = |id: u8, outcome: u8| {
+        format!(
+            "closed AS (UPDATE assignments SET status = ${outcome}, ended_at = clock_timestamp() WHERE id = ${id} \
+             RETURNING expert_id) \
+             UPDATE experts SET load = load - 1 WHERE id IN (SELECT expert_id FROM closed) AND load > 0"
+        )
+    };
+    let sql = match route {
+        None => format!("WITH {}", close(1, 2)),
+        Some(_) => format!(
+            "WITH saved AS ({}), {}",
+            routes::UPDATE_ROUTE,
+            close(12, 13)
+        ),
+    };
+    let mut query = sqlx::query(&sql);
+    if let Some(r) = route {
+        query = routes::bind_route(query, r);
+    }
+    let released = query
+        .bind(id)
+        .bind(outcome)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
     Ok(released == 1)
 }
 

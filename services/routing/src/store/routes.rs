@@ -7,6 +7,8 @@ use uuid::Uuid;
 use sysops_contract::{Priority, RawEnvelope};
 use sysops_platform::outbox;
 
+use super::assignments;
+
 /// A ticket as routing tracks it. Statuses: `new`, `review` (waits for a person's category),
 /// `queued` (in the pool backlog), `assigned`, `accepted`, `escalated` (rejected too often;
 /// a manager decides), `done`.
@@ -129,13 +131,13 @@ pub async fn lock_backlog(
 }
 
 /// The update of a route's mutable fields ($1 ticket, $2 to $11 the fields).
-const UPDATE_ROUTE: &str = "UPDATE routes SET priority = $2, region = $3, category = $4, pool = $5, status = $6, excluded = $7, \
+pub(crate) const UPDATE_ROUTE: &str = "UPDATE routes SET priority = $2, region = $3, category = $4, pool = $5, status = $6, excluded = $7, \
      rejections = $8, attempts = $9, created_at = $10, queued_at = $11, updated_at = now(), \
      first_assigned_at = CASE WHEN $6 = 'assigned' THEN COALESCE(first_assigned_at, now()) ELSE first_assigned_at END, \
      resolved_at = CASE WHEN $6 = 'done' THEN COALESCE(resolved_at, now()) ELSE resolved_at END \
      WHERE ticket_id = $1";
 
-fn bind_route<'q>(
+pub(crate) fn bind_route<'q>(
     q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
     r: &'q Route,
 ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
@@ -185,6 +187,39 @@ pub async fn save_decided(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// Gives the ticket to the expert if the expert has room (see
+/// [`assignments::open_if_room_ctes`]) and, only then, stores the route (as `r`, assigned), the
+/// record of the decision (`detail`) and the event announcing it, in one statement. Returns
+/// whether the expert took it; if not, nothing was written.
+pub async fn assign_decided(
+    tx: &mut Transaction<'_, Postgres>,
+    r: &Route,
+    expert_id: Uuid,
+    accept_due_at: Option<DateTime<Utc>>,
+    event: &RawEnvelope,
+    detail: serde_json::Value,
+) -> Result<bool, sqlx::Error> {
+    let sql = format!(
+        "WITH {}, \
+         announced AS ({}), \
+         decided AS (INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) \
+         SELECT $12, $1, 'assigned', $4, $5, $14 FROM opened ON CONFLICT (event_id) DO NOTHING) \
+         {UPDATE_ROUTE} AND EXISTS (SELECT 1 FROM opened)",
+        assignments::open_if_room_ctes(1, 15, 5, 9, 16),
+        outbox::insert_from_statement(12, 13, "opened"),
+    );
+    let saved = bind_route(sqlx::query(&sql), r)
+        .bind(event.id)
+        .bind(outbox::envelope_json(event)?)
+        .bind(detail)
+        .bind(expert_id)
+        .bind(accept_due_at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(saved == 1)
 }
 
 /// Records a decision about a ticket: the record behind `/api/routing/history`.
