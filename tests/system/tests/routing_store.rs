@@ -81,6 +81,29 @@ async fn queued_route(pool: &PgPool) -> Route {
     route
 }
 
+/// Tries to give the queued `route` to `expert`, in a transaction of its own.
+async fn assign(pool: &PgPool, route: &Route, expert: Uuid) -> bool {
+    let mut event = Envelope::new(
+        EventType::TicketAssigned,
+        Some(route.ticket_id),
+        json!({ "expert_id": expert }),
+    );
+    event.ticket_id = Some(route.ticket_id);
+    let mut tx = pool.begin().await.expect("tx");
+    let taken = routes::assign_decided(
+        &mut tx,
+        &assigned(route),
+        expert,
+        None,
+        &event,
+        json!({ "expert_id": expert }),
+    )
+    .await
+    .expect("statement");
+    tx.commit().await.expect("commit");
+    taken
+}
+
 fn assigned(route: &Route) -> Route {
     Route {
         status: "assigned".into(),
@@ -99,28 +122,7 @@ async fn an_assignment_writes_its_route_record_and_event_only_when_the_expert_ha
     let full = expert(&pool, 0).await;
     let free = expert(&pool, 1).await;
     let route = queued_route(&pool).await;
-    let event = |expert: Uuid| {
-        let mut e = Envelope::new(
-            EventType::TicketAssigned,
-            Some(route.ticket_id),
-            json!({ "expert_id": expert }),
-        );
-        e.ticket_id = Some(route.ticket_id);
-        e
-    };
-
-    let mut tx = pool.begin().await.expect("tx");
-    let taken = routes::assign_decided(
-        &mut tx,
-        &assigned(&route),
-        full,
-        None,
-        &event(full),
-        json!({ "expert_id": full }),
-    )
-    .await
-    .expect("statement");
-    tx.commit().await.expect("commit");
+    let taken = assign(&pool, &route, full).await;
     assert!(!taken, "an expert without room took the ticket");
     assert_eq!(
         written(&pool, route.ticket_id).await,
@@ -128,18 +130,7 @@ async fn an_assignment_writes_its_route_record_and_event_only_when_the_expert_ha
         "a refused assignment wrote something"
     );
 
-    let mut tx = pool.begin().await.expect("tx");
-    let taken = routes::assign_decided(
-        &mut tx,
-        &assigned(&route),
-        free,
-        None,
-        &event(free),
-        json!({ "expert_id": free }),
-    )
-    .await
-    .expect("statement");
-    tx.commit().await.expect("commit");
+    let taken = assign(&pool, &route, free).await;
     assert!(taken, "an expert with room did not take the ticket");
     assert_eq!(
         written(&pool, route.ticket_id).await,
