@@ -124,7 +124,9 @@ impl Outbox {
         tracing::info!("outbox relay stopped");
     }
 
-    /// Publishes every unpublished row; returns how many.
+    /// Publishes every unpublished row; returns how many. A batch shorter than [`BATCH`] ends
+    /// the drain without another look: rows committed after its read woke the relay again (a
+    /// permit of `wake`), and rows of other processes are theirs to relay, or the next poll's.
     async fn drain(&self, pool: &PgPool, bus: &Bus) -> anyhow::Result<usize> {
         let mut total = 0;
         loop {
@@ -149,6 +151,9 @@ impl Outbox {
             tx.commit().await?;
             total += seqs.len();
             metrics::counter!("outbox_published_total").increment(seqs.len() as u64);
+            if (seqs.len() as i64) < BATCH {
+                return Ok(total);
+            }
         }
     }
 }
