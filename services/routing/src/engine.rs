@@ -286,7 +286,8 @@ impl Engine {
     }
 
     /// Closes the ticket's open assignment with `outcome` and gives the expert's unit back,
-    /// storing `route` in the same statement when given.
+    /// storing `route` in the same statement when given. Returns the expert's pools that have
+    /// a backlog.
     pub async fn close_open(
         &self,
         tx: &mut Transaction<'_, Postgres>,
@@ -294,11 +295,12 @@ impl Engine {
         outcome: &str,
         route: Option<&Route>,
         view: &mut PoolView,
-    ) -> Result<(), sqlx::Error> {
-        if assignments::close(tx, open.id, outcome, route).await? {
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let closed = assignments::close(tx, open.id, outcome, route).await?;
+        if closed.released {
             view.freed(open.expert_id);
         }
-        Ok(())
+        Ok(closed.backlogged)
     }
 }
 

@@ -384,7 +384,10 @@ impl Worker {
         prep.lock_pools(tx, &o.expert_pools)
             .await
             .map_err(db_error)?;
-        self.engine
+        // Only pools with a backlog can use the freed unit (usually none, when the experts
+        // keep up): the others are not read at all.
+        let backlogged = self
+            .engine
             .close_open(tx, o, "done", finishing.then_some(&route), &mut prep.view)
             .await
             .map_err(db_error)?;
@@ -392,7 +395,7 @@ impl Worker {
             .drain_freed(
                 tx,
                 o.expert_id,
-                &o.expert_pools,
+                &backlogged,
                 Origin::Event(event),
                 &mut prep.view,
             )

@@ -62,13 +62,14 @@ async fn written(pool: &PgPool, ticket: Uuid) -> (i64, i64, i64, String) {
     )
 }
 
-async fn queued_route(pool: &PgPool) -> Route {
+async fn queued_route(pool: &PgPool, pool_name: &str) -> Route {
     let ticket = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO routes (ticket_id, category, pool, status, created_at, queued_at) \
-         VALUES ($1, 'printer', 'hardware', 'queued', now(), now())",
+         VALUES ($1, $2, $2, 'queued', now(), now())",
     )
     .bind(ticket)
+    .bind(pool_name)
     .execute(pool)
     .await
     .expect("route");
@@ -121,7 +122,7 @@ async fn an_assignment_writes_its_route_record_and_event_only_when_the_expert_ha
         .await;
     let full = expert(&pool, 0).await;
     let free = expert(&pool, 1).await;
-    let route = queued_route(&pool).await;
+    let route = queued_route(&pool, "hardware").await;
     let taken = assign(&pool, &route, full).await;
     assert!(!taken, "an expert without room took the ticket");
     assert_eq!(
@@ -143,7 +144,18 @@ async fn an_assignment_writes_its_route_record_and_event_only_when_the_expert_ha
         .expect("load");
     assert_eq!(load, 1);
 
-    // Closing it with the route: the unit goes back and the route is stored, together.
+    // Closing it with the route: the unit goes back and the route is stored, together, and
+    // the statement names the expert's pools that have a backlog.
+    sqlx::query(
+        "INSERT INTO expert_skills (expert_id, pool, proficiency) \
+         VALUES ($1, 'hardware', 0.5), ($1, 'network', 0.5), ($1, 'storage', 0.5)",
+    )
+    .bind(free)
+    .execute(&pool)
+    .await
+    .expect("skills");
+    queued_route(&pool, "network").await;
+    queued_route(&pool, "email").await;
     let open_id: i64 = sqlx::query_scalar("SELECT id FROM assignments WHERE ticket_id = $1")
         .bind(route.ticket_id)
         .fetch_one(&pool)
@@ -154,11 +166,17 @@ async fn an_assignment_writes_its_route_record_and_event_only_when_the_expert_ha
         ..assigned(&route)
     };
     let mut tx = pool.begin().await.expect("tx");
-    let released = assignments::close(&mut tx, open_id, "done", Some(&done))
+    let closed = assignments::close(&mut tx, open_id, "done", Some(&done))
         .await
         .expect("close");
     tx.commit().await.expect("commit");
-    assert!(released);
+    assert_eq!(
+        closed,
+        assignments::Closed {
+            released: true,
+            backlogged: vec!["network".to_owned()],
+        }
+    );
     let (status, resolved): (String, bool) =
         sqlx::query_as("SELECT status, resolved_at IS NOT NULL FROM routes WHERE ticket_id = $1")
             .bind(route.ticket_id)

@@ -5,7 +5,7 @@
 //! for was closed, and the times say so (an audit of overlapping assignments can trust them).
 
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
 use super::routes::{self, Route};
@@ -126,20 +126,35 @@ pub async fn accept(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<(), s
     Ok(())
 }
 
+/// What closing an assignment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// Whether the expert got a unit of capacity back.
+    pub released: bool,
+    /// The expert's pools whose backlog has tickets, sorted, as the closing transaction sees
+    /// them: with those pools locked, nobody else can queue a ticket in them before it ends.
+    pub backlogged: Vec<String>,
+}
+
 /// Closes an open assignment with its outcome (`rejected`, `done`, `taken_back`, `moved`) and
 /// gives its unit of capacity back to the expert, storing the ticket's route too when given
-/// one, in one statement. Returns whether a unit was given back.
+/// one, in one statement that also says which of the expert's pools have a backlog.
 pub async fn close(
     tx: &mut Transaction<'_, Postgres>,
     id: i64,
     outcome: &str,
     route: Option<&Route>,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Closed, sqlx::Error> {
     let close = |id: u8, outcome: u8| {
         format!(
             "closed AS (UPDATE assignments SET status = ${outcome}, ended_at = clock_timestamp() WHERE id = ${id} \
-             RETURNING expert_id) \
-             UPDATE experts SET load = load - 1 WHERE id IN (SELECT expert_id FROM closed) AND load > 0"
+             RETURNING expert_id), \
+             released AS (UPDATE experts SET load = load - 1 WHERE id IN (SELECT expert_id FROM closed) AND load > 0 \
+             RETURNING id) \
+             SELECT EXISTS (SELECT 1 FROM released) AS released, \
+             ARRAY(SELECT s.pool FROM expert_skills s JOIN closed c ON c.expert_id = s.expert_id \
+                   WHERE EXISTS (SELECT 1 FROM routes r WHERE r.status = 'queued' AND r.pool = s.pool) \
+                   ORDER BY s.pool) AS backlogged"
         )
     };
     let sql = match route {
@@ -154,13 +169,11 @@ pub async fn close(
     if let Some(r) = route {
         query = routes::bind_route(query, r);
     }
-    let released = query
-        .bind(id)
-        .bind(outcome)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    Ok(released == 1)
+    let row = query.bind(id).bind(outcome).fetch_one(&mut **tx).await?;
+    Ok(Closed {
+        released: row.try_get("released")?,
+        backlogged: row.try_get("backlogged")?,
+    })
 }
 
 /// Tickets whose assignment was not accepted in time.
