@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
 use sysops_contract::{RawEnvelope, TicketStatus};
@@ -214,6 +214,41 @@ impl Store {
         self.outbox.commit(tx).await
     }
 
+    /// Makes a lifecycle move decided on `before`: if the ticket's status and assignee are
+    /// still `before`'s, writes what a move changes (status, assignee, resolution time) from
+    /// `after`, with the event to the history and the outbox, in one statement committed on
+    /// its own. Returns the ticket as written, or `None` when its status or assignee changed
+    /// since `before` was read (the caller decides again on the ticket as it is now). Nothing
+    /// is locked while the caller decides, and a move that is not allowed locks nothing.
+    pub async fn apply_move(
+        &self,
+        before: &Ticket,
+        after: &Ticket,
+        event: &RawEnvelope,
+    ) -> Result<Option<Ticket>, sqlx::Error> {
+        let sql = format!(
+            "WITH moved AS (UPDATE tickets SET status = $2, assignee = $3, assignee_name = $4, \
+             resolved_at = $5, updated_at = now() \
+             WHERE id = $1 AND status = $6 AND assignee IS NOT DISTINCT FROM $7 RETURNING *), \
+             {} SELECT * FROM moved",
+            announcing_ctes(8, Some("moved"))
+        );
+        let query = sqlx::query(&sql)
+            .bind(after.id)
+            .bind(&after.status)
+            .bind(after.assignee)
+            .bind(&after.assignee_name)
+            .bind(after.resolved_at)
+            .bind(&before.status)
+            .bind(before.assignee);
+        let row = bind_event(query, event)?.fetch_optional(&self.pool).await?;
+        if row.is_some() {
+            // One statement outside a transaction: committed once it returned.
+            self.outbox.written();
+        }
+        row.map(|r| Ticket::from_row(&r)).transpose()
+    }
+
     /// Adds events to their tickets' histories in one statement, in the order given; events
     /// already there are ignored.
     pub async fn record_events<'e>(
@@ -326,12 +361,28 @@ const UPDATE_TICKETS: &str = "UPDATE tickets AS t SET status = u.status, categor
 /// that also makes the change the event announces; the event is bound by [`bind_event`] from
 /// parameter `$first` on.
 fn announcing(first: u8) -> String {
+    format!("WITH {} ", announcing_ctes(first, None))
+}
+
+/// The clauses of [`announcing`], without `WITH`; with a `source` (a CTE of at most one row)
+/// the event is added only when it has a row.
+fn announcing_ctes(first: u8, source: Option<&str>) -> String {
     let [id, envelope, ticket, kind, at, cause, data] = std::array::from_fn(|i| first + i as u8);
+    let values = format!("${id}, ${ticket}, ${kind}, ${at}, ${cause}, ${data}");
+    let (outbox, rows) = match source {
+        None => (
+            outbox::insert_statement(id, envelope),
+            format!("VALUES ({values})"),
+        ),
+        Some(source) => (
+            outbox::insert_from_statement(id, envelope, source),
+            format!("SELECT {values} FROM {source}"),
+        ),
+    };
     format!(
-        "WITH announced AS ({}), \
+        "announced AS ({outbox}), \
          recorded AS (INSERT INTO ticket_events (event_id, ticket_id, event_type, occurred_at, causation_id, data) \
-         VALUES (${id}, ${ticket}, ${kind}, ${at}, ${cause}, ${data}) ON CONFLICT (event_id) DO NOTHING) ",
-        outbox::insert_statement(id, envelope)
+         {rows} ON CONFLICT (event_id) DO NOTHING)"
     )
 }
 

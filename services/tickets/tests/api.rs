@@ -165,6 +165,48 @@ async fn illegal_moves_are_refused_with_409_naming_the_current_state() {
 }
 
 #[tokio::test]
+async fn of_moves_racing_on_one_ticket_one_wins_and_only_it_is_recorded() {
+    let app = App::spawn().await;
+    let ticket = app.create("Monitor flickers").await;
+    let id = ticket["id"].as_str().expect("an id");
+    let path = format!("/api/tickets/{id}/cancel");
+    let cancel = || app.post(&path, json!({"reason": "duplicate"}));
+    let answers = tokio::join!(cancel(), cancel(), cancel(), cancel(), cancel(), cancel());
+    let statuses = [
+        answers.0 .0,
+        answers.1 .0,
+        answers.2 .0,
+        answers.3 .0,
+        answers.4 .0,
+        answers.5 .0,
+    ];
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        5,
+        "{statuses:?}"
+    );
+    let (_, history) = app.get(&format!("/api/tickets/{id}/history")).await;
+    let types: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(types, ["ticket.created", "ticket.cancelled"]);
+    let (_, fetched) = app.get(&format!("/api/tickets/{id}")).await;
+    assert_eq!(fetched["status"], "cancelled");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_person_can_pick_the_category_and_unknown_categories_are_refused() {
     let app = App::spawn().await;
     let id = app.create("Strange noise").await["id"]

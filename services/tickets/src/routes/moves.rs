@@ -134,6 +134,9 @@ pub(super) async fn close(
 
 pub(super) type MoveResult = Result<Json<Ticket>, ApiError>;
 
+/// Times a move is decided again when the ticket changed under it before giving up (409).
+const MOVE_ATTEMPTS: usize = 5;
+
 #[tracing::instrument(skip_all, fields(ticket_id, action = action.verb()))]
 async fn lifecycle_move(
     State(state): State<AppState>,
@@ -147,42 +150,52 @@ async fn lifecycle_move(
     let req: MoveRequest = parse_optional_body(&body)?;
     check_length("reason", req.reason.as_deref(), 2000)?;
 
-    let mut tx = state.store.begin().await.map_err(ApiError::from_db)?;
-    let mut ticket = state
-        .store
-        .get_for_update(&mut tx, id)
-        .await
-        .map_err(ApiError::from_db)?
-        .filter(|t| access::can_see(&caller, t.parties()))
-        .ok_or_else(|| ticket_not_found(id))?;
-    access::may(&caller, action)?;
-    let next = action.apply(ticket.status()).map_err(|e| {
-        ApiError::conflict(e.to_string()).with_detail(json!({ "status": ticket.status }))
-    })?;
-    let payload = LifecycleMove {
-        by: caller.author(),
-        reason: req.reason,
-        assignee: ticket.assignee,
-    };
-    ticket.status = next.as_str().to_owned();
-    match action {
-        Action::Reject => {
-            ticket.assignee = None;
-            ticket.assignee_name = None;
+    // Decided on the ticket as read, written only if its status and assignee are still those
+    // (`Store::apply_move`); otherwise decided again on what it has become.
+    for _ in 0..MOVE_ATTEMPTS {
+        let before = state
+            .store
+            .get(id)
+            .await
+            .map_err(ApiError::from_db)?
+            .filter(|t| access::can_see(&caller, t.parties()))
+            .ok_or_else(|| ticket_not_found(id))?;
+        access::may(&caller, action)?;
+        let next = action.apply(before.status()).map_err(|e| {
+            ApiError::conflict(e.to_string()).with_detail(json!({ "status": before.status }))
+        })?;
+        let payload = LifecycleMove {
+            by: caller.author(),
+            reason: req.reason.clone(),
+            assignee: before.assignee,
+        };
+        let mut after = before.clone();
+        after.status = next.as_str().to_owned();
+        match action {
+            Action::Reject => {
+                after.assignee = None;
+                after.assignee_name = None;
+            }
+            Action::Resolve => after.resolved_at = Some(Utc::now()),
+            _ => {}
         }
-        Action::Resolve => ticket.resolved_at = Some(Utc::now()),
-        _ => {}
+        let event = Envelope::new(action.event_type(), Some(id), payload)
+            .to_raw()
+            .map_err(|e| ApiError::internal(&e))?;
+        if let Some(moved) = state
+            .store
+            .apply_move(&before, &after, &event)
+            .await
+            .map_err(ApiError::from_db)?
+        {
+            tracing::info!(status = %next, "ticket moved");
+            return Ok(Json(moved));
+        }
+        tracing::debug!("the ticket changed while the move was decided; deciding again");
     }
-    let event = Envelope::new(action.event_type(), Some(id), payload)
-        .to_raw()
-        .map_err(|e| ApiError::internal(&e))?;
-    state
-        .store
-        .commit_change(tx, &ticket, &event)
-        .await
-        .map_err(ApiError::from_db)?;
-    tracing::info!(status = %next, "ticket moved");
-    Ok(Json(ticket))
+    Err(ApiError::conflict(
+        "the ticket kept changing while the move was made; try again",
+    ))
 }
 
 /// Body of `PUT /api/tickets/{id}/category`.
