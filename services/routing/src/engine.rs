@@ -121,6 +121,8 @@ impl Engine {
         let choice = choose(candidates, &facts, now);
         let attempt = route.attempts + 1;
         let due = accept_due(&self.sla, route, now);
+        // Best first. What an assignment writes (the route, the record, the event) is made up
+        // front and written by the statement that takes the expert's unit, only if it was free.
         for s in &choice.ranked {
             let expert = &candidates[s.index];
             let mut assigned = route.clone();
