@@ -57,7 +57,7 @@ impl Outbox {
         tx: &mut Transaction<'_, Postgres>,
         event: &RawEnvelope,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(&insert_statement(1, 2))
+        sqlx::query(&insert_statement(1, 2, None))
             .bind(event.id)
             .bind(envelope_json(event)?)
             .execute(&mut **tx)
@@ -160,21 +160,14 @@ impl Outbox {
 
 /// The statement that adds an event to the outbox, its id and envelope ([`envelope_json`]) being
 /// parameters `$id` and `$envelope`: for a caller that writes the row in the same statement as
-/// other effects (as a `WITH` clause). Adding the same event id twice is a no-op.
-pub fn insert_statement(id: u8, envelope: u8) -> String {
-    format!(
-        "INSERT INTO outbox (event_id, envelope) VALUES (${id}, ${envelope}) \
-         ON CONFLICT (event_id) DO NOTHING"
-    )
-}
-
-/// [`insert_statement`] for a statement whose CTE `source` decides: the event is added once
-/// for each row of `source` (a CTE of at most one row), so not at all when it has none.
-pub fn insert_from_statement(id: u8, envelope: u8, source: &str) -> String {
-    format!(
-        "INSERT INTO outbox (event_id, envelope) SELECT ${id}, ${envelope} FROM {source} \
-         ON CONFLICT (event_id) DO NOTHING"
-    )
+/// other effects (as a `WITH` clause). With a `source` (a CTE of at most one row) the event is
+/// added only when that has a row. Adding the same event id twice is a no-op.
+pub fn insert_statement(id: u8, envelope: u8, source: Option<&str>) -> String {
+    let rows = match source {
+        None => format!("VALUES (${id}, ${envelope})"),
+        Some(source) => format!("SELECT ${id}, ${envelope} FROM {source}"),
+    };
+    format!("INSERT INTO outbox (event_id, envelope) {rows} ON CONFLICT (event_id) DO NOTHING")
 }
 
 /// The envelope as the outbox stores it.

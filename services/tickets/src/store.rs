@@ -369,15 +369,10 @@ fn announcing(first: u8) -> String {
 fn announcing_ctes(first: u8, source: Option<&str>) -> String {
     let [id, envelope, ticket, kind, at, cause, data] = std::array::from_fn(|i| first + i as u8);
     let values = format!("${id}, ${ticket}, ${kind}, ${at}, ${cause}, ${data}");
-    let (outbox, rows) = match source {
-        None => (
-            outbox::insert_statement(id, envelope),
-            format!("VALUES ({values})"),
-        ),
-        Some(source) => (
-            outbox::insert_from_statement(id, envelope, source),
-            format!("SELECT {values} FROM {source}"),
-        ),
+    let outbox = outbox::insert_statement(id, envelope, source);
+    let rows = match source {
+        None => format!("VALUES ({values})"),
+        Some(source) => format!("SELECT {values} FROM {source}"),
     };
     format!(
         "announced AS ({outbox}), \

@@ -32,14 +32,7 @@ async fn a_created_ticket_can_be_read_back_and_has_a_created_event() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched["title"], "Wi-Fi drops");
 
-    let (_, history) = app.get(&format!("/api/tickets/{id}/history")).await;
-    let types: Vec<&str> = history["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
-    assert_eq!(types, ["ticket.created"]);
+    assert_eq!(app.history_types(id).await, ["ticket.created"]);
     app.stop().await;
 }
 
@@ -193,14 +186,10 @@ async fn of_moves_racing_on_one_ticket_one_wins_and_only_it_is_recorded() {
         5,
         "{statuses:?}"
     );
-    let (_, history) = app.get(&format!("/api/tickets/{id}/history")).await;
-    let types: Vec<&str> = history["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["type"].as_str())
-        .collect();
-    assert_eq!(types, ["ticket.created", "ticket.cancelled"]);
+    assert_eq!(
+        app.history_types(id).await,
+        ["ticket.created", "ticket.cancelled"]
+    );
     let (_, fetched) = app.get(&format!("/api/tickets/{id}")).await;
     assert_eq!(fetched["status"], "cancelled");
     app.stop().await;

@@ -41,16 +41,6 @@ async fn id_of(app: &App, title: &str) -> Uuid {
         .expect("an id")
 }
 
-async fn history_types(app: &App, id: Uuid) -> Vec<String> {
-    let (_, history) = app.get(&format!("/api/tickets/{id}/history")).await;
-    history["events"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_batch_applies_each_event_once_in_delivery_order() {
     let app = App::spawn().await;
@@ -82,7 +72,7 @@ async fn a_batch_applies_each_event_once_in_delivery_order() {
     assert_eq!(t["status"], "categorized", "{t}");
     assert_eq!(t["category"], "network");
     let a_history = ["ticket.created", "ticket.categorized", "ticket.assigned"];
-    assert_eq!(history_types(&app, a).await, a_history);
+    assert_eq!(app.history_types(a).await, a_history);
 
     // The whole batch again, as after a crash before the acknowledgement: nothing changes.
     let before = app.get(&format!("/api/tickets/{a}")).await.1;
@@ -90,7 +80,7 @@ async fn a_batch_applies_each_event_once_in_delivery_order() {
         .await
         .expect("a redelivered batch is accepted");
     assert_eq!(app.get(&format!("/api/tickets/{a}")).await.1, before);
-    assert_eq!(history_types(&app, a).await, a_history);
+    assert_eq!(app.history_types(a).await, a_history);
     app.stop().await;
 }
 
@@ -110,7 +100,7 @@ async fn a_batch_with_an_event_that_cannot_apply_commits_nothing() {
         );
         let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
         assert_eq!(t["status"], "new", "{t}");
-        assert_eq!(history_types(&app, a).await, ["ticket.created"]);
+        assert_eq!(app.history_types(a).await, ["ticket.created"]);
     }
     // The good event alone (as the consumer retries it) applies: its inbox entry was rolled
     // back with the failed batch.

@@ -162,9 +162,42 @@ pub async fn save(tx: &mut Transaction<'_, Postgres>, r: &Route) -> Result<(), s
     Ok(())
 }
 
+/// The CTEs `announced` and `decided`: the event ($12 id, $13 envelope) into the outbox and the
+/// record of the decision about route $1 (kind $14, detail $15) into `decisions`; with a
+/// `source` (a CTE of at most one row), only when that has a row.
+fn decided_ctes(source: Option<&str>) -> String {
+    let values = "$12, $1, $14, $4, $5, $15";
+    let rows = match source {
+        None => format!("VALUES ({values})"),
+        Some(source) => format!("SELECT {values} FROM {source}"),
+    };
+    format!(
+        "announced AS ({}), \
+         decided AS (INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) \
+         {rows} ON CONFLICT (event_id) DO NOTHING)",
+        outbox::insert_statement(12, 13, source)
+    )
+}
+
+/// Binds the route ($1 to $11) and what [`decided_ctes`] writes ($12 to $15).
+fn bind_decided<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    r: &'q Route,
+    event: &RawEnvelope,
+    kind: &'q str,
+    detail: serde_json::Value,
+) -> Result<sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>, sqlx::Error> {
+    Ok(bind_route(q, r)
+        .bind(event.id)
+        .bind(outbox::envelope_json(event)?)
+        .bind(kind)
+        .bind(detail))
+}
+
 /// Stores the route, the record of the decision just made about it (`kind`, `detail`) and the
-/// event announcing it, into the outbox, in one statement: this runs while pool locks are held, where every round trip to the database
-/// lengthens the wait of the transactions queued behind them.
+/// event announcing it, into the outbox, in one statement: this runs while pool locks are held,
+/// where every round trip to the database lengthens the wait of the transactions queued behind
+/// them.
 pub async fn save_decided(
     tx: &mut Transaction<'_, Postgres>,
     r: &Route,
@@ -172,18 +205,8 @@ pub async fn save_decided(
     kind: &str,
     detail: serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "WITH announced AS ({}), \
-         decided AS (INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) \
-         VALUES ($12, $1, $14, $4, $5, $15) ON CONFLICT (event_id) DO NOTHING) \
-         {UPDATE_ROUTE}",
-        outbox::insert_statement(12, 13)
-    );
-    bind_route(sqlx::query(&sql), r)
-        .bind(event.id)
-        .bind(outbox::envelope_json(event)?)
-        .bind(kind)
-        .bind(detail)
+    let sql = format!("WITH {} {UPDATE_ROUTE}", decided_ctes(None));
+    bind_decided(sqlx::query(&sql), r, event, kind, detail)?
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -202,18 +225,11 @@ pub async fn assign_decided(
     detail: serde_json::Value,
 ) -> Result<bool, sqlx::Error> {
     let sql = format!(
-        "WITH {}, \
-         announced AS ({}), \
-         decided AS (INSERT INTO decisions (event_id, ticket_id, kind, category, pool, detail) \
-         SELECT $12, $1, 'assigned', $4, $5, $14 FROM opened ON CONFLICT (event_id) DO NOTHING) \
-         {UPDATE_ROUTE} AND EXISTS (SELECT 1 FROM opened)",
-        assignments::open_if_room_ctes(1, 15, 5, 9, 16),
-        outbox::insert_from_statement(12, 13, "opened"),
+        "WITH {}, {} {UPDATE_ROUTE} AND EXISTS (SELECT 1 FROM opened)",
+        assignments::open_if_room_ctes(1, 16, 5, 9, 17),
+        decided_ctes(Some("opened")),
     );
-    let saved = bind_route(sqlx::query(&sql), r)
-        .bind(event.id)
-        .bind(outbox::envelope_json(event)?)
-        .bind(detail)
+    let saved = bind_decided(sqlx::query(&sql), r, event, "assigned", detail)?
         .bind(expert_id)
         .bind(accept_due_at)
         .execute(&mut **tx)

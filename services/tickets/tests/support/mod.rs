@@ -70,6 +70,17 @@ impl App {
         body
     }
 
+    /// The event types of the ticket's history, oldest first.
+    pub async fn history_types(&self, id: impl std::fmt::Display) -> Vec<String> {
+        let (_, history) = self.get(&format!("/api/tickets/{id}/history")).await;
+        history["events"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     pub async fn stop(self) {
         self.shutdown.cancel();
         self.env.cleanup().await;
