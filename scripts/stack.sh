@@ -69,6 +69,9 @@ start_one() {
     log "$name.$instance is already running (pid $(cat "$pidfile"))"
     return
   fi
+  # Each service in a session of its own, as a service manager would start it: where the kernel
+  # groups processes by session (autogroup), the categorizer's lower CPU priority (CPU_NICE)
+  # then counts against the other services (docs/operations.md, CPU priority).
   local addr="127.0.0.1:$port"
   [ "$port" = 0 ] && addr="127.0.0.1:0"
   HTTP_ADDR=${HTTP_ADDR_OVERRIDE:-$addr} \
@@ -79,7 +82,7 @@ start_one() {
   TAXONOMY_PATH=${TAXONOMY_PATH:-$ROOT/models/taxonomy.toml} \
   EXPERTS_SEED_PATH=${EXPERTS_SEED_PATH-$ROOT/services/routing/seed/experts.toml} \
   MIMALLOC_PURGE_DELAY=${MIMALLOC_PURGE_DELAY:-1000} \
-    nohup "$BIN_DIR/$name" >>"$logfile" 2>&1 </dev/null &
+    setsid nohup "$BIN_DIR/$name" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
   log "started $name.$instance (pid $!, log $logfile)"
 }

@@ -43,6 +43,11 @@ pub struct Config {
     /// AVX-512 BF16, else f32), `f32`, or `bf16` (f32 with a warning where unsupported).
     #[arg(long, env = "EMBED_PRECISION", default_value = "auto")]
     pub embed_precision: Precision,
+    /// Nice value of the categorizer's threads, 0 (normal) to 19 (the lowest priority): tickets
+    /// wait for it in the queue, while intake and routing answer people, so by default it
+    /// takes the CPU time they leave (see `priority`).
+    #[arg(long, env = "CPU_NICE", default_value_t = 19, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub cpu_nice: i32,
     /// Optional CSV (id,text,label) of past tickets to learn from; labels must be category ids.
     #[arg(long, env = "TRAINING_CSV")]
     pub training_csv: Option<PathBuf>,
@@ -112,6 +117,7 @@ impl Config {
             embed_max_tokens: 128,
             embed_workers: 0,
             embed_precision: Precision::F32,
+            cpu_nice: 0,
             training_csv: None,
             retrain_debounce_ms: 200,
             llm_base_url: None,

@@ -11,6 +11,7 @@ pub mod evaluation;
 pub mod keywords;
 pub mod llm;
 pub mod local;
+pub mod priority;
 pub mod startup;
 pub mod worker;
 

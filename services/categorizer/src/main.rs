@@ -13,16 +13,32 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use sysops_categorizer::config::Config;
+use sysops_categorizer::priority;
 use sysops_categorizer::startup::Application;
 use sysops_platform::{shutdown, telemetry};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let config = Config::parse();
     telemetry::init(&config.common.log_filter, config.common.log_format);
     tracing::info!(?config, "starting");
-    let shutdown_token = CancellationToken::new();
-    shutdown::cancel_on_signal(shutdown_token.clone());
-    let app = Application::build(config).await?;
-    app.run(shutdown_token).await
+    // Before the runtime starts its threads, so that they inherit the priority.
+    if config.cpu_nice > 0 {
+        match priority::lower(config.cpu_nice) {
+            Ok(lowered) => tracing::info!(
+                nice = lowered.thread_nice,
+                autogroup = lowered.autogroup,
+                "CPU priority lowered"
+            ),
+            Err(e) => tracing::warn!(error = %e, nice = config.cpu_nice, "CPU priority unchanged"),
+        }
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let shutdown_token = CancellationToken::new();
+            shutdown::cancel_on_signal(shutdown_token.clone());
+            let app = Application::build(config).await?;
+            app.run(shutdown_token).await
+        })
 }
