@@ -45,8 +45,8 @@ pub struct Config {
     pub embed_precision: Precision,
     /// Nice value of the categorizer's threads, 0 (normal) to 19 (the lowest priority): tickets
     /// wait for it in the queue, while intake and routing answer people, so by default it
-    /// takes the CPU time they leave (see `priority`).
-    #[arg(long, env = "CPU_NICE", default_value_t = 19, value_parser = clap::value_parser!(i32).range(0..=19))]
+    /// yields to them when the machine is busy (see `priority`).
+    #[arg(long, env = "CPU_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub cpu_nice: i32,
     /// Optional CSV (id,text,label) of past tickets to learn from; labels must be category ids.
     #[arg(long, env = "TRAINING_CSV")]
