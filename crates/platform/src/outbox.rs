@@ -163,10 +163,15 @@ impl Outbox {
 /// other effects (as a `WITH` clause). With a `source` (a CTE of at most one row) the event is
 /// added only when that has a row. Adding the same event id twice is a no-op.
 pub fn insert_statement(id: u8, envelope: u8, source: Option<&str>) -> String {
-    let rows = match source {
+    insert_rows(&match source {
         None => format!("VALUES (${id}, ${envelope})"),
         Some(source) => format!("SELECT ${id}, ${envelope} FROM {source}"),
-    };
+    })
+}
+
+/// The statement that adds the events `rows` yields (a `VALUES` list or a query of two
+/// columns: event id and envelope) to the outbox; event ids already there are skipped.
+pub fn insert_rows(rows: &str) -> String {
     format!("INSERT INTO outbox (event_id, envelope) {rows} ON CONFLICT (event_id) DO NOTHING")
 }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod intake;
 pub mod pipeline;
 pub mod routes;
 pub mod startup;

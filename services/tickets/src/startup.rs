@@ -19,6 +19,7 @@ use sysops_platform::service;
 use sysops_taxonomy::Taxonomy;
 
 use crate::config::Config;
+use crate::intake::Intake;
 use crate::store::Store;
 use crate::{pipeline, routes, SCHEMA};
 
@@ -26,6 +27,8 @@ use crate::{pipeline, routes, SCHEMA};
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub store: Store,
+    /// Writes new tickets, in groups when they arrive together.
+    pub intake: Intake,
     /// Categories people may choose.
     pub taxonomy: Arc<Taxonomy>,
     /// Checks the callers' access tokens.
@@ -56,9 +59,11 @@ impl Application {
         let listener = http::bind(&config.http_addr)
             .await
             .context("binding the HTTP listener")?;
+        let store = Store::new(pool);
         Ok(Application {
             state: AppState {
-                store: Store::new(pool),
+                intake: Intake::start(store.clone()),
+                store,
                 taxonomy: Arc::new(taxonomy),
                 keys,
             },

@@ -81,6 +81,13 @@ pub struct HistoryEntry {
     pub data: serde_json::Value,
 }
 
+/// A new ticket and the `ticket.created` event that announces it.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub ticket: Ticket,
+    pub event: RawEnvelope,
+}
+
 /// Filters and paging of the ticket list.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -121,27 +128,28 @@ impl Store {
         self.pool.begin().await
     }
 
-    /// Inserts a new ticket with its `ticket.created` event in its history and in the outbox,
-    /// in one statement.
-    pub async fn insert(&self, ticket: &Ticket, event: &RawEnvelope) -> Result<(), sqlx::Error> {
+    /// Inserts new tickets, each with its `ticket.created` event in its history and in the
+    /// outbox, in one statement: all of them or, on an error, none.
+    pub async fn insert(&self, created: &[Created]) -> Result<(), sqlx::Error> {
+        let mut c = CreatedColumns::default();
+        for row in created {
+            c.push(row)?;
+        }
         let sql = format!(
-            "{}INSERT INTO tickets (id, title, description, customer, customer_id, region, channel, \
-             priority, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
-            announcing(11)
+            "WITH new AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], \
+             $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], \
+             $11::uuid[], $12::jsonb[], $13::text[], $14::timestamptz[], $15::jsonb[]) \
+             AS n(id, title, description, customer, customer_id, region, channel, priority, \
+             status, created_at, event_id, envelope, event_type, occurred_at, data)), \
+             announced AS ({}), recorded AS ({}) \
+             INSERT INTO tickets (id, title, description, customer, customer_id, region, \
+             channel, priority, status, created_at, updated_at) \
+             SELECT id, title, description, customer, customer_id, region, channel, priority, \
+             status, created_at, created_at FROM new",
+            outbox::insert_rows("SELECT event_id, envelope FROM new"),
+            record_rows("SELECT event_id, id, event_type, occurred_at, NULL::uuid, data FROM new"),
         );
-        let insert = sqlx::query(&sql)
-            .bind(ticket.id)
-            .bind(&ticket.title)
-            .bind(&ticket.description)
-            .bind(&ticket.customer)
-            .bind(ticket.customer_id)
-            .bind(&ticket.region)
-            .bind(&ticket.channel)
-            .bind(&ticket.priority)
-            .bind(&ticket.status)
-            .bind(ticket.created_at);
-        bind_event(insert, event)?.execute(&self.pool).await?;
+        c.bind(sqlx::query(&sql)).execute(&self.pool).await?;
         // One statement outside a transaction: committed once it returned.
         self.outbox.written();
         Ok(())
@@ -266,11 +274,9 @@ impl Store {
             causes.push(e.causation_id);
             data.push(&e.data);
         }
-        sqlx::query(
-            "INSERT INTO ticket_events (event_id, ticket_id, event_type, occurred_at, causation_id, data) \
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::uuid[], $6::jsonb[]) \
-             ON CONFLICT (event_id) DO NOTHING",
-        )
+        sqlx::query(&record_rows(
+            "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::uuid[], $6::jsonb[])",
+        ))
         .bind(ids)
         .bind(tickets)
         .bind(types)
@@ -375,9 +381,17 @@ fn announcing_ctes(first: u8, source: Option<&str>) -> String {
         Some(source) => format!("SELECT {values} FROM {source}"),
     };
     format!(
-        "announced AS ({outbox}), \
-         recorded AS (INSERT INTO ticket_events (event_id, ticket_id, event_type, occurred_at, causation_id, data) \
-         {rows} ON CONFLICT (event_id) DO NOTHING)"
+        "announced AS ({outbox}), recorded AS ({})",
+        record_rows(&rows)
+    )
+}
+
+/// The statement that adds the events `rows` yields (event id, ticket id, type, time,
+/// causation, data) to their tickets' histories; events already there are skipped.
+fn record_rows(rows: &str) -> String {
+    format!(
+        "INSERT INTO ticket_events (event_id, ticket_id, event_type, occurred_at, causation_id, data) \
+         {rows} ON CONFLICT (event_id) DO NOTHING"
     )
 }
 
@@ -441,5 +455,67 @@ impl TicketColumns {
         self.categorized_at.push(t.categorized_at);
         self.assigned_at.push(t.assigned_at);
         self.resolved_at.push(t.resolved_at);
+    }
+}
+
+/// New tickets and their events, column by column, for [`Store::insert`]'s `unnest`.
+#[derive(Default)]
+struct CreatedColumns<'a> {
+    id: Vec<Uuid>,
+    title: Vec<&'a str>,
+    description: Vec<&'a str>,
+    customer: Vec<&'a str>,
+    customer_id: Vec<Option<Uuid>>,
+    region: Vec<Option<&'a str>>,
+    channel: Vec<&'a str>,
+    priority: Vec<&'a str>,
+    status: Vec<&'a str>,
+    created_at: Vec<DateTime<Utc>>,
+    event_id: Vec<Uuid>,
+    envelope: Vec<serde_json::Value>,
+    event_type: Vec<&'static str>,
+    occurred_at: Vec<DateTime<Utc>>,
+    data: Vec<&'a serde_json::Value>,
+}
+
+impl<'a> CreatedColumns<'a> {
+    fn push(&mut self, row: &'a Created) -> Result<(), sqlx::Error> {
+        let (t, e) = (&row.ticket, &row.event);
+        self.id.push(t.id);
+        self.title.push(&t.title);
+        self.description.push(&t.description);
+        self.customer.push(&t.customer);
+        self.customer_id.push(t.customer_id);
+        self.region.push(t.region.as_deref());
+        self.channel.push(&t.channel);
+        self.priority.push(&t.priority);
+        self.status.push(&t.status);
+        self.created_at.push(t.created_at);
+        self.event_id.push(e.id);
+        self.envelope.push(outbox::envelope_json(e)?);
+        self.event_type.push(e.event_type.routing_key());
+        self.occurred_at.push(e.occurred_at);
+        self.data.push(&e.data);
+        Ok(())
+    }
+
+    /// Binds the columns as parameters $1 to $15, in the order of their fields.
+    fn bind(self, query: Query<'a>) -> Query<'a> {
+        query
+            .bind(self.id)
+            .bind(self.title)
+            .bind(self.description)
+            .bind(self.customer)
+            .bind(self.customer_id)
+            .bind(self.region)
+            .bind(self.channel)
+            .bind(self.priority)
+            .bind(self.status)
+            .bind(self.created_at)
+            .bind(self.event_id)
+            .bind(self.envelope)
+            .bind(self.event_type)
+            .bind(self.occurred_at)
+            .bind(self.data)
     }
 }

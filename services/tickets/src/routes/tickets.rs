@@ -20,7 +20,7 @@ use sysops_platform::{ApiError, ApiJson};
 use super::moves;
 use crate::domain::{access, NewTicket, NewTicketRequest};
 use crate::startup::AppState;
-use crate::store::{HistoryEntry, ListQuery, Ticket};
+use crate::store::{Created, HistoryEntry, ListQuery, Ticket};
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 500;
@@ -130,8 +130,11 @@ async fn create(
         .to_raw()
         .map_err(|e| ApiError::internal(&e))?;
     state
-        .store
-        .insert(&ticket, &event)
+        .intake
+        .store(Created {
+            ticket: ticket.clone(),
+            event,
+        })
         .await
         .map_err(ApiError::from_db)?;
     metrics::counter!("tickets_created_total", "channel" => ticket.channel.clone()).increment(1);
