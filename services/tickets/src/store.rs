@@ -8,10 +8,11 @@ use serde::Serialize;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use sysops_contract::{RawEnvelope, TicketStatus};
+use sysops_contract::{Envelope, EventType, RawEnvelope, TicketCreated, TicketStatus};
 use sysops_platform::outbox::{self, Outbox};
 
 use crate::domain::access::Parties;
+use crate::domain::NewTicket;
 
 /// A ticket as stored and as the API shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -86,6 +87,52 @@ pub struct HistoryEntry {
 pub struct Created {
     pub ticket: Ticket,
     pub event: RawEnvelope,
+}
+
+impl Created {
+    /// A submitted ticket, status `new`, for `customer` (with their account's id when they
+    /// submitted it themselves).
+    pub fn submitted(
+        new: &NewTicket,
+        customer: String,
+        customer_id: Option<Uuid>,
+    ) -> Result<Self, serde_json::Error> {
+        let now = Utc::now();
+        let id = Uuid::now_v7();
+        let ticket = Ticket {
+            id,
+            title: new.title().to_owned(),
+            description: new.description().to_owned(),
+            customer,
+            customer_id,
+            region: new.region().map(str::to_owned),
+            channel: new.channel().as_str().to_owned(),
+            priority: new.priority().as_str().to_owned(),
+            status: TicketStatus::New.as_str().to_owned(),
+            category: None,
+            confidence: None,
+            method: None,
+            needs_review: false,
+            pool: None,
+            assignee: None,
+            assignee_name: None,
+            created_at: now,
+            updated_at: now,
+            categorized_at: None,
+            assigned_at: None,
+            resolved_at: None,
+        };
+        let payload = TicketCreated {
+            title: ticket.title.clone(),
+            description: ticket.description.clone(),
+            customer: ticket.customer.clone(),
+            region: ticket.region.clone(),
+            channel: new.channel(),
+            priority: new.priority(),
+        };
+        let event = Envelope::new(EventType::TicketCreated, Some(id), payload).to_raw()?;
+        Ok(Created { ticket, event })
+    }
 }
 
 /// Filters and paging of the ticket list.

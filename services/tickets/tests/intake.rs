@@ -3,49 +3,25 @@
 
 mod support;
 
-use chrono::Utc;
-use serde_json::json;
 use uuid::Uuid;
 
-use sysops_contract::{Envelope, EventType};
+use sysops_tickets::domain::{NewTicket, NewTicketRequest};
 use sysops_tickets::intake::Intake;
-use sysops_tickets::store::{Created, Store, Ticket};
+use sysops_tickets::store::{Created, Store};
 
 use support::App;
 
 fn new_ticket(title: &str) -> Created {
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    let ticket = Ticket {
-        id,
+    let new = NewTicket::parse(NewTicketRequest {
         title: title.into(),
         description: format!("{title}, since this morning"),
-        customer: "ada@example.com".into(),
-        customer_id: None,
         region: Some("north".into()),
-        channel: "web".into(),
-        priority: "normal".into(),
-        status: "new".into(),
-        category: None,
-        confidence: None,
-        method: None,
-        needs_review: false,
-        pool: None,
-        assignee: None,
-        assignee_name: None,
-        created_at: now,
-        updated_at: now,
-        categorized_at: None,
-        assigned_at: None,
-        resolved_at: None,
-    };
-    let data = json!({"title": ticket.title, "description": ticket.description,
-        "customer": ticket.customer, "region": ticket.region, "channel": "web",
-        "priority": "normal"});
-    let event = Envelope::new(EventType::TicketCreated, Some(id), data)
-        .to_raw()
-        .expect("a JSON payload");
-    Created { ticket, event }
+        priority: None,
+        channel: None,
+        customer: Some("ada@example.com".into()),
+    })
+    .expect("a valid ticket");
+    Created::submitted(&new, "ada@example.com".into(), None).expect("a JSON payload")
 }
 
 /// PostgreSQL refuses the NUL character in text, whatever the column.

@@ -7,13 +7,12 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use uuid::Uuid;
 
-use sysops_contract::{Envelope, EventType, TicketCreated, TicketStatus};
+use sysops_contract::TicketStatus;
 use sysops_platform::auth::{Caller, Identity, Role};
 use sysops_platform::{ApiError, ApiJson};
 
@@ -90,51 +89,16 @@ async fn create(
             .join("; ");
         ApiError::unprocessable(format!("invalid ticket: {summary}")).with_detail(json!(errors))
     })?;
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    let ticket = Ticket {
-        id,
-        title: new.title().to_owned(),
-        description: new.description().to_owned(),
-        customer: match owner {
-            Some(_) => caller.email.clone(),
-            None => new.customer().to_owned(),
-        },
-        customer_id: owner,
-        region: new.region().map(str::to_owned),
-        channel: new.channel().as_str().to_owned(),
-        priority: new.priority().as_str().to_owned(),
-        status: TicketStatus::New.as_str().to_owned(),
-        category: None,
-        confidence: None,
-        method: None,
-        needs_review: false,
-        pool: None,
-        assignee: None,
-        assignee_name: None,
-        created_at: now,
-        updated_at: now,
-        categorized_at: None,
-        assigned_at: None,
-        resolved_at: None,
+    let customer = match owner {
+        Some(_) => caller.email.clone(),
+        None => new.customer().to_owned(),
     };
-    let payload = TicketCreated {
-        title: ticket.title.clone(),
-        description: ticket.description.clone(),
-        customer: ticket.customer.clone(),
-        region: ticket.region.clone(),
-        channel: new.channel(),
-        priority: new.priority(),
-    };
-    let event = Envelope::new(EventType::TicketCreated, Some(id), payload)
-        .to_raw()
-        .map_err(|e| ApiError::internal(&e))?;
+    let created = Created::submitted(&new, customer, owner).map_err(|e| ApiError::internal(&e))?;
+    let ticket = created.ticket.clone();
+    let id = ticket.id;
     state
         .intake
-        .store(Created {
-            ticket: ticket.clone(),
-            event,
-        })
+        .store(created)
         .await
         .map_err(ApiError::from_db)?;
     metrics::counter!("tickets_created_total", "channel" => ticket.channel.clone()).increment(1);
