@@ -35,6 +35,8 @@ pub struct TestGateway {
     address: String,
     pub client: reqwest::Client,
     shutdown: CancellationToken,
+    /// Holds the port of the services that are down.
+    _closed_port: tokio::net::TcpSocket,
 }
 
 impl Drop for TestGateway {
@@ -101,14 +103,16 @@ async fn spawn_echo_upstream() -> String {
     format!("http://{addr}")
 }
 
-/// A URL where nothing listens.
-async fn closed_port_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
+/// A URL where nothing listens, and the socket that keeps it so: bound, never listening, so
+/// that connections to it are refused and no other server of the test run can take the port
+/// (a port freed again could be, and would then answer or hang).
+fn closed_port_url() -> (String, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("an address"))
         .expect("bind a free port");
-    let addr: SocketAddr = listener.local_addr().expect("the port has an address");
-    drop(listener);
-    format!("http://{addr}")
+    let addr: SocketAddr = socket.local_addr().expect("the port has an address");
+    (format!("http://{addr}"), socket)
 }
 
 /// The gateway with tickets served by the echo server and every other service down.
@@ -120,7 +124,7 @@ pub async fn spawn_gateway() -> TestGateway {
 pub async fn spawn_gateway_with(adjust: impl FnOnce(&mut Config)) -> TestGateway {
     telemetry::init_for_tests(std::env::var_os("TEST_LOG").is_some());
     let tickets = spawn_echo_upstream().await;
-    let down = closed_port_url().await;
+    let (down, closed_port) = closed_port_url();
     let mut config = Config::for_tests(&database_url().await, &tickets, &down, &down, &down);
     adjust(&mut config);
     let app = Application::build(config).await.expect("build the gateway");
@@ -131,6 +135,7 @@ pub async fn spawn_gateway_with(adjust: impl FnOnce(&mut Config)) -> TestGateway
         address,
         client: auth::client_of(Role::Admin),
         shutdown,
+        _closed_port: closed_port,
     }
 }
 
