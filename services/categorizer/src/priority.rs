@@ -33,7 +33,7 @@ pub fn lower(nice: i32) -> std::io::Result<Lowered> {
     let nice = nice.clamp(0, 19);
     // On Linux, the process id 0 (None) names the calling thread, not the whole process.
     process::setpriority_process(None, nice)?;
-    let leads_session = process::getsid(None)? == process::getpid();
+    let leads_session = session_id()? == process::getpid().as_raw_nonzero().get();
     let autogroup =
         leads_session && std::fs::write("/proc/self/autogroup", nice.to_string()).is_ok();
     Ok(Lowered {
@@ -51,6 +51,31 @@ pub fn lower(nice: i32) -> std::io::Result<Lowered> {
     ))
 }
 
+/// The session id of this process, as `/proc/self/stat` gives it: 0 where the session was
+/// made outside this process's PID namespace (a container's first process, say), which
+/// `getsid(2)` also returns there and so is read here rather than through a wrapper that
+/// takes 0 for an impossible process id.
+#[cfg(target_os = "linux")]
+fn session_id() -> std::io::Result<i32> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    parse_session(&stat).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("no session id in /proc/self/stat: {stat:?}"),
+        )
+    })
+}
+
+/// The session field of a `/proc/<pid>/stat` line (the sixth; see proc_pid_stat(5)). The
+/// command name before it is in parentheses and may itself hold spaces and parentheses, so the
+/// fields are counted from the last `)`.
+#[cfg(target_os = "linux")]
+fn parse_session(stat: &str) -> Option<i32> {
+    let (_, after_name) = stat.rsplit_once(')')?;
+    // state, parent, process group, session
+    after_name.split_ascii_whitespace().nth(3)?.parse().ok()
+}
+
 /// The calling thread's nice value.
 #[cfg(target_os = "linux")]
 pub fn thread_nice() -> std::io::Result<i32> {
@@ -62,6 +87,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_session_is_read_after_the_command_name() {
+        let stat = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 0 0";
+        assert_eq!(parse_session(stat), Some(4242));
+        let outside_namespace = "7 (sysops-categor) S 0 7 0 0 -1";
+        assert_eq!(parse_session(outside_namespace), Some(0));
+        assert_eq!(parse_session("7 (truncated"), None);
+        assert_eq!(parse_session("7 (x) S 1"), None);
+    }
+
+    #[test]
     fn a_lowered_thread_and_the_threads_it_starts_run_at_the_nice_value() {
         let before = thread_nice().expect("nice value");
         let target = before.max(12);
@@ -71,6 +106,7 @@ mod tests {
             assert_eq!(lowered.thread_nice, target);
             // The test process shares its session with whatever started it.
             assert!(!lowered.autogroup);
+            assert_ne!(session_id().expect("session id"), std::process::id() as i32);
             let child = std::thread::spawn(thread_nice).join().expect("thread ran");
             assert_eq!(child.expect("nice value"), target);
         })
