@@ -78,9 +78,15 @@ impl TestEnv {
 
     /// A pool on this test's database with `search_path` set to `schema`.
     pub async fn pool(&self, schema: &str) -> sqlx::PgPool {
+        self.pool_of(schema, 2).await
+    }
+
+    /// A pool of at most `connections` connections with `search_path` set to `schema`; one, for
+    /// a test of what a connection keeps between statements (prepared statements, their plans).
+    pub async fn pool_of(&self, schema: &str, connections: u32) -> sqlx::PgPool {
         let schema = schema.to_owned();
         sqlx::postgres::PgPoolOptions::new()
-            .max_connections(2)
+            .max_connections(connections)
             .after_connect(move |conn, _| {
                 let schema = schema.clone();
                 Box::pin(async move {

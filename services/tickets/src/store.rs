@@ -153,6 +153,8 @@ impl Store {
         let tickets: Vec<Ticket> =
             sqlx::query_as("SELECT * FROM tickets WHERE id = ANY($1) ORDER BY id FOR UPDATE")
                 .bind(ids)
+                // Planned for these ids and the table as it is now; see `UPDATE_TICKETS`.
+                .persistent(false)
                 .fetch_all(&mut **tx)
                 .await?;
         Ok(tickets.into_iter().map(|t| (t.id, t)).collect())
@@ -168,7 +170,7 @@ impl Store {
         for t in tickets {
             c.push(t);
         }
-        c.bind(sqlx::query(UPDATE_TICKETS))
+        c.bind(sqlx::query(UPDATE_TICKETS).persistent(false))
             .execute(&mut **tx)
             .await?;
         Ok(())
@@ -320,6 +322,13 @@ fn push_filters<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a ListQuery) {
 type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
 /// Writes back the mutable fields of the tickets bound by [`TicketColumns::bind`] ($1 to $12).
+///
+/// Statements on a batch of tickets run unprepared (`persistent(false)`), so PostgreSQL plans
+/// each for its batch and the table's size at that moment. A prepared statement keeps the
+/// generic plan made at its first executions; on a table that was small then (a new
+/// installation, the first minute of a burst) that plan scans the whole table on every batch
+/// (a hash join, or a filter over all rows), until autovacuum next analyzes it: work that grows
+/// with the table, on the path of every ticket.
 const UPDATE_TICKETS: &str = "UPDATE tickets AS t SET status = u.status, category = u.category, \
      confidence = u.confidence, method = u.method, needs_review = u.needs_review, \
      pool = u.pool, assignee = u.assignee, assignee_name = u.assignee_name, \

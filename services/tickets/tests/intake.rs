@@ -5,24 +5,10 @@ mod support;
 
 use uuid::Uuid;
 
-use sysops_tickets::domain::{NewTicket, NewTicketRequest};
 use sysops_tickets::intake::Intake;
 use sysops_tickets::store::{Created, Store};
 
-use support::App;
-
-fn new_ticket(title: &str) -> Created {
-    let new = NewTicket::parse(NewTicketRequest {
-        title: title.into(),
-        description: format!("{title}, since this morning"),
-        region: Some("north".into()),
-        priority: None,
-        channel: None,
-        customer: Some("ada@example.com".into()),
-    })
-    .expect("a valid ticket");
-    Created::submitted(&new, "ada@example.com".into(), None).expect("a JSON payload")
-}
+use support::{created, App};
 
 /// PostgreSQL refuses the NUL character in text, whatever the column.
 fn refused(mut created: Created) -> Created {
@@ -60,14 +46,12 @@ async fn stored(app: &App, ids: &[Uuid]) -> (i64, i64, i64) {
 async fn a_group_is_stored_whole_or_not_at_all() {
     let app = App::spawn().await;
     let store = Store::new(app.env.pool("tickets").await);
-    let group: Vec<Created> = (0..5)
-        .map(|i| new_ticket(&format!("Printer {i}")))
-        .collect();
+    let group: Vec<Created> = (0..5).map(|i| created(&format!("Printer {i}"))).collect();
     let ids: Vec<Uuid> = group.iter().map(|c| c.ticket.id).collect();
     store.insert(&group).await.expect("the group is stored");
     assert_eq!(stored(&app, &ids).await, (5, 5, 5));
 
-    let mut bad: Vec<Created> = (0..5).map(|i| new_ticket(&format!("Laptop {i}"))).collect();
+    let mut bad: Vec<Created> = (0..5).map(|i| created(&format!("Laptop {i}"))).collect();
     bad[3] = refused(bad[3].clone());
     let bad_ids: Vec<Uuid> = bad.iter().map(|c| c.ticket.id).collect();
     assert!(store.insert(&bad).await.is_err());
@@ -81,7 +65,7 @@ async fn a_group_is_stored_whole_or_not_at_all() {
 async fn a_ticket_the_database_refuses_fails_alone_and_its_group_is_stored() {
     let app = App::spawn().await;
     let intake = Intake::start(Store::new(app.env.pool("tickets").await));
-    let mut created: Vec<Created> = (0..40).map(|i| new_ticket(&format!("VPN {i}"))).collect();
+    let mut created: Vec<Created> = (0..40).map(|i| created(&format!("VPN {i}"))).collect();
     created[17] = refused(created[17].clone());
     let ids: Vec<Uuid> = created.iter().map(|c| c.ticket.id).collect();
 

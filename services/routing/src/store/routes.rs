@@ -81,6 +81,9 @@ pub async fn create_and_lock(
         "SELECT {COLUMNS} FROM routes WHERE ticket_id = ANY($1) ORDER BY ticket_id FOR UPDATE"
     ))
     .bind(sorted(lock))
+    // Planned for these ids and the table's size now: a plan prepared while the table was
+    // small scans all of it for every batch until autovacuum analyzes the table.
+    .persistent(false)
     .fetch_all(&mut **tx)
     .await
 }

@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 use sysops_platform::auth::Role;
 use sysops_testkit::{auth, TestEnv};
 use sysops_tickets::config::Config;
+use sysops_tickets::domain::{NewTicket, NewTicketRequest};
 use sysops_tickets::startup::Application;
+use sysops_tickets::store::Created;
 
 pub struct App {
     pub base: String,
@@ -85,6 +87,20 @@ impl App {
         self.shutdown.cancel();
         self.env.cleanup().await;
     }
+}
+
+/// A new ticket as a customer submits it, with its `ticket.created` event, titled `title`.
+pub fn created(title: &str) -> Created {
+    let new = NewTicket::parse(NewTicketRequest {
+        title: title.into(),
+        description: format!("{title}, since this morning"),
+        region: Some("north".into()),
+        priority: None,
+        channel: None,
+        customer: Some("ada@example.com".into()),
+    })
+    .expect("a valid ticket");
+    Created::submitted(&new, "ada@example.com".into(), None).expect("a JSON payload")
 }
 
 /// Calls `method path` on the app as `client`; the status and the JSON body (or null).
