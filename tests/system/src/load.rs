@@ -109,6 +109,31 @@ pub struct LoadReport {
     /// Tickets the simulated experts accepted and resolved (any assigned during the run).
     pub resolved: usize,
     pub processes: Vec<ProcessUsage>,
+    /// Every submission, in the order sent (not in the JSON summary; see [`submissions_csv`]).
+    #[serde(skip)]
+    pub submissions: Vec<Submission>,
+}
+
+/// One `POST /api/tickets` of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Submission {
+    /// Seconds from the start of the run to the request.
+    pub sent_at: f64,
+    /// Round trip in milliseconds.
+    pub latency_ms: f64,
+    /// The answer's status; `None` when there was no answer.
+    pub status: Option<u16>,
+}
+
+/// The submissions as CSV (`sent_at_s,latency_ms,status`, status empty when there was no
+/// answer), to see when in a run the slow answers came.
+pub fn submissions_csv(submissions: &[Submission]) -> String {
+    let mut csv = String::from("sent_at_s,latency_ms,status\n");
+    for s in submissions {
+        let status = s.status.map(|c| c.to_string()).unwrap_or_default();
+        csv.push_str(&format!("{:.4},{:.3},{status}\n", s.sent_at, s.latency_ms));
+    }
+    csv
 }
 
 #[derive(Debug, Default)]
@@ -200,6 +225,7 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
     let before = usage_snapshot();
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let submit_latencies = Arc::new(Mutex::new(Vec::new()));
+    let submissions = Arc::new(Mutex::new(Vec::new()));
     let (refused, failed) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let started = Instant::now();
     let mut attempted = 0;
@@ -219,6 +245,7 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
         let (title, description) = sample_ticket(attempted);
         let (http, url) = (http.clone(), format!("{}/api/tickets", options.gateway));
         let (shared, latencies) = (tracks.clone(), submit_latencies.clone());
+        let log = submissions.clone();
         let (refused, failed) = (refused.clone(), failed.clone());
         requests.push(tokio::spawn(async move {
             let sent = Instant::now();
@@ -228,6 +255,13 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
                 .send()
                 .await;
             let took = sent.elapsed().as_secs_f64() * 1000.0;
+            if let Ok(mut log) = log.lock() {
+                log.push(Submission {
+                    sent_at: sent.duration_since(started).as_secs_f64(),
+                    latency_ms: took,
+                    status: answer.as_ref().ok().map(|r| r.status().as_u16()),
+                });
+            }
             match answer {
                 Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
                     let body: Value = r.json().await.unwrap_or_default();
@@ -328,6 +362,11 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
         to_assigned_ms: Latency::of(to_assigned),
         resolved: *resolved.lock().unwrap_or_else(|e| e.into_inner()),
         processes,
+        submissions: {
+            let mut all = submissions.lock().map(|l| l.clone()).unwrap_or_default();
+            all.sort_by(|a, b| a.sent_at.total_cmp(&b.sent_at));
+            all
+        },
     };
     Ok(report)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use sysops_system_tests::load::{run, table, LoadOptions};
+use sysops_system_tests::load::{run, submissions_csv, table, LoadOptions};
 use sysops_testkit::Stack;
 
 #[tokio::test]
@@ -61,5 +61,19 @@ async fn the_load_generator_follows_every_ticket_to_its_placement() {
         "the simulated experts resolved tickets"
     );
     assert_eq!(report.submit_latency_ms.count, 40);
+    // One row per request, in the order sent, paced at the set rate: the 40th is due 39/40 s
+    // after the start.
+    assert_eq!(report.submissions.len(), 40);
+    assert!(report.submissions.iter().all(|s| s.status == Some(201)));
+    assert!(report
+        .submissions
+        .windows(2)
+        .all(|w| w[0].sent_at <= w[1].sent_at));
+    let last = report.submissions[39].sent_at;
+    assert!(last >= 0.97, "last sent at {last} s");
+    let csv = submissions_csv(&report.submissions);
+    assert_eq!(csv.lines().count(), 41);
+    assert!(csv.starts_with("sent_at_s,latency_ms,status\n"));
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",201")), "{csv}");
     stack.shutdown().await;
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use sysops_bus::{Bus, BusConfig};
-use sysops_system_tests::load::{run, table, LoadOptions};
+use sysops_system_tests::load::{run, submissions_csv, table, LoadOptions};
 
 #[derive(Debug, Parser)]
 #[command(name = "loadgen", about = "Submits tickets and measures the system")]
@@ -57,6 +57,9 @@ struct Args {
     /// Also write the summary as JSON to this file (`-` for standard output).
     #[arg(long)]
     json: Option<String>,
+    /// Also write every submission (send time, latency, status) as CSV to this file.
+    #[arg(long)]
+    submissions: Option<String>,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -98,6 +101,9 @@ async fn main() -> anyhow::Result<()> {
     let report = run(&bus, &options).await?;
     bus.close().await;
     print!("{}", table(&report));
+    if let Some(path) = args.submissions {
+        std::fs::write(&path, submissions_csv(&report.submissions))?;
+    }
     if let Some(path) = args.json {
         let text = serde_json::to_string_pretty(&report)?;
         if path == "-" {
