@@ -17,6 +17,10 @@ use sysops_bus::Bus;
 
 use crate::sample_ticket;
 
+mod usage;
+pub use usage::{memory_mb, ProcessUsage};
+use usage::{usage, usage_snapshot};
+
 /// What to send and how.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -67,17 +71,6 @@ impl Latency {
             max: samples.last().copied(),
         }
     }
-}
-
-/// CPU and memory of one service process over the run.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProcessUsage {
-    pub name: String,
-    pub pid: u32,
-    /// Percent of one core, averaged over the run.
-    pub cpu_percent: f64,
-    pub rss_mb: f64,
-    pub peak_rss_mb: f64,
 }
 
 /// What a run measured.
@@ -145,7 +138,8 @@ struct Track {
 
 type Tracks = Arc<Mutex<HashMap<Uuid, Track>>>;
 
-const SERVICES: [&str; 5] = ["gateway", "tickets", "categorizer", "routing", "analytics"];
+/// The status of an accepted submission.
+const CREATED: u16 = 201;
 
 /// Runs the load; `bus` is on the system's exchange.
 pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport> {
@@ -224,9 +218,6 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
 
     let before = usage_snapshot();
     let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let submit_latencies = Arc::new(Mutex::new(Vec::new()));
-    let submissions = Arc::new(Mutex::new(Vec::new()));
-    let (refused, failed) = (Arc::new(Mutex::new(0)), Arc::new(Mutex::new(0)));
     let started = Instant::now();
     let mut attempted = 0;
     let mut requests = Vec::new();
@@ -244,9 +235,7 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
         let permit = slots.clone().acquire_owned().await?;
         let (title, description) = sample_ticket(attempted);
         let (http, url) = (http.clone(), format!("{}/api/tickets", options.gateway));
-        let (shared, latencies) = (tracks.clone(), submit_latencies.clone());
-        let log = submissions.clone();
-        let (refused, failed) = (refused.clone(), failed.clone());
+        let shared = tracks.clone();
         requests.push(tokio::spawn(async move {
             let sent = Instant::now();
             let answer = http
@@ -254,30 +243,21 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
                 .json(&json!({"title": title, "description": description}))
                 .send()
                 .await;
-            let took = sent.elapsed().as_secs_f64() * 1000.0;
-            if let Ok(mut log) = log.lock() {
-                log.push(Submission {
-                    sent_at: sent.duration_since(started).as_secs_f64(),
-                    latency_ms: took,
-                    status: answer.as_ref().ok().map(|r| r.status().as_u16()),
-                });
-            }
-            match answer {
-                Ok(r) if r.status() == reqwest::StatusCode::CREATED => {
-                    let body: Value = r.json().await.unwrap_or_default();
-                    if let Some(id) = body["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()) {
-                        if let Ok(mut t) = shared.lock() {
-                            t.entry(id).or_default().sent = Some(sent);
-                        }
-                    }
-                    if let Ok(mut l) = latencies.lock() {
-                        l.push(took);
+            let submission = Submission {
+                sent_at: sent.duration_since(started).as_secs_f64(),
+                latency_ms: sent.elapsed().as_secs_f64() * 1000.0,
+                status: answer.as_ref().ok().map(|r| r.status().as_u16()),
+            };
+            if let Some(r) = answer.ok().filter(|r| r.status().as_u16() == CREATED) {
+                let body: Value = r.json().await.unwrap_or_default();
+                if let Some(id) = body["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()) {
+                    if let Ok(mut t) = shared.lock() {
+                        t.entry(id).or_default().sent = Some(sent);
                     }
                 }
-                Ok(_) => *refused.lock().unwrap_or_else(|e| e.into_inner()) += 1,
-                Err(_) => *failed.lock().unwrap_or_else(|e| e.into_inner()) += 1,
             }
             drop(permit);
+            submission
         }));
         attempted += 1;
         if options.progress && last_draw.elapsed() > Duration::from_millis(250) {
@@ -285,9 +265,13 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
             last_draw = Instant::now();
         }
     }
+    let mut submissions = Vec::with_capacity(requests.len());
     for r in requests {
-        let _ = r.await;
+        if let Ok(submission) = r.await {
+            submissions.push(submission);
+        }
     }
+    submissions.sort_by(|a, b| a.sent_at.total_cmp(&b.sent_at));
     let submit_seconds = started.elapsed().as_secs_f64();
 
     let deadline = Instant::now() + options.settle;
@@ -340,8 +324,11 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
     let report = LoadReport {
         attempted,
         accepted: accepted.len(),
-        refused: *refused.lock().unwrap_or_else(|e| e.into_inner()),
-        failed: *failed.lock().unwrap_or_else(|e| e.into_inner()),
+        refused: submissions
+            .iter()
+            .filter(|s| s.status.is_some_and(|c| c != CREATED))
+            .count(),
+        failed: submissions.iter().filter(|s| s.status.is_none()).count(),
         categorized: to_categorized.len(),
         assigned,
         queued,
@@ -353,20 +340,17 @@ pub async fn run(bus: &Bus, options: &LoadOptions) -> anyhow::Result<LoadReport>
         placed_per_second: placed as f64
             / last_placed.duration_since(started).as_secs_f64().max(1e-9),
         submit_latency_ms: Latency::of(
-            submit_latencies
-                .lock()
-                .map(|l| l.clone())
-                .unwrap_or_default(),
+            submissions
+                .iter()
+                .filter(|s| s.status == Some(CREATED))
+                .map(|s| s.latency_ms)
+                .collect(),
         ),
         to_categorized_ms: Latency::of(to_categorized),
         to_assigned_ms: Latency::of(to_assigned),
         resolved: *resolved.lock().unwrap_or_else(|e| e.into_inner()),
         processes,
-        submissions: {
-            let mut all = submissions.lock().map(|l| l.clone()).unwrap_or_default();
-            all.sort_by(|a, b| a.sent_at.total_cmp(&b.sent_at));
-            all
-        },
+        submissions,
     };
     Ok(report)
 }
@@ -420,82 +404,6 @@ fn draw(options: &LoadOptions, attempted: usize, tracks: &Tracks, started: Insta
         started.elapsed().as_secs_f64()
     );
     let _ = std::io::stderr().flush();
-}
-
-/// Resident memory of process `pid` now and at its peak (VmRSS, VmHWM), in MB.
-pub fn memory_mb(pid: u32) -> Option<(f64, f64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let mb = |field: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(field))
-            .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-    };
-    Some((mb("VmRSS:")?, mb("VmHWM:")?))
-}
-
-/// (name, pid) -> (cpu ticks, rss MB, peak rss MB) of every running service process.
-type Snapshot = HashMap<(String, u32), (u64, f64, f64)>;
-
-/// Reads the service processes from /proc, by their command name.
-fn usage_snapshot() -> Snapshot {
-    let mut out = HashMap::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        let name = comm.trim();
-        if !SERVICES.contains(&name) {
-            continue;
-        }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the command (which is in parentheses): utime and stime are 14 and 15.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let cpu = ticks(11) + ticks(12);
-        let (rss, peak) = memory_mb(pid).unwrap_or_default();
-        out.insert((name.to_owned(), pid), (cpu, rss, peak));
-    }
-    out
-}
-
-/// Linux counts CPU time in ticks of 1/100 s (`CLK_TCK`).
-const TICKS_PER_SECOND: f64 = 100.0;
-
-fn usage(before: &Snapshot, after: &Snapshot, seconds: f64) -> Vec<ProcessUsage> {
-    let mut out: Vec<ProcessUsage> = after
-        .iter()
-        .map(|((name, pid), (cpu, rss, peak))| {
-            let start = before.get(&(name.clone(), *pid)).map_or(0, |b| b.0);
-            ProcessUsage {
-                name: name.clone(),
-                pid: *pid,
-                cpu_percent: (cpu.saturating_sub(start)) as f64
-                    / TICKS_PER_SECOND
-                    / seconds.max(1e-9)
-                    * 100.0,
-                rss_mb: *rss,
-                peak_rss_mb: *peak,
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.name.cmp(&b.name).then(a.pid.cmp(&b.pid)));
-    out
 }
 
 /// The report as the table the command prints.
