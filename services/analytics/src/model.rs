@@ -7,11 +7,14 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde::Deserialize;
 use uuid::Uuid;
 
 use sysops_contract::{EventType, TicketStatus};
 use sysops_taxonomy::Taxonomy;
+
+use payloads::{
+    parse, Breached, Categorized, Created, ExpertChanged, Placed, Recategorized, Unassigned,
+};
 
 /// A ticket as analytics sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -170,71 +173,6 @@ pub struct Model {
     changed: HashSet<usize>,
     /// Category -> pool, for tickets routing has not placed yet.
     pools: HashMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct Created {
-    title: Option<String>,
-    customer: Option<String>,
-    region: Option<String>,
-    priority: Option<String>,
-    channel: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Categorized {
-    category: Option<String>,
-    confidence: Option<f32>,
-    method: Option<String>,
-    model: Option<String>,
-    #[serde(default)]
-    needs_review: bool,
-}
-
-#[derive(Deserialize)]
-struct Recategorized {
-    from: Option<String>,
-    to: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Placed {
-    category: Option<String>,
-    pool: Option<String>,
-    expert_id: Option<Uuid>,
-    expert_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Breached {
-    clock: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Unassigned {
-    expert_id: Option<Uuid>,
-}
-
-#[derive(Deserialize)]
-struct ExpertChanged {
-    expert_id: Uuid,
-    name: String,
-    availability: String,
-    capacity: u32,
-    #[serde(default)]
-    skills: Vec<Skill>,
-    #[serde(default)]
-    regions: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Skill {
-    pool: String,
-}
-
-/// Parses what the model reads of an event's data; fields it cannot read stay unknown.
-fn parse<'de, T: Deserialize<'de>>(data: &'de serde_json::Value) -> Option<T> {
-    T::deserialize(data).ok()
 }
 
 impl Model {
@@ -468,5 +406,6 @@ impl Model {
     }
 }
 
+mod payloads;
 #[cfg(test)]
 mod tests;
