@@ -122,8 +122,9 @@ fn apply(
         EventType::TicketSlaBreached => {}
         EventType::TicketUnassigned => {
             let u: TicketUnassigned = payload(event)?;
-            // A late take-back of an older assignment must not clear a newer one.
-            stale = ticket.assignee != Some(u.expert_id);
+            // A late take-back of an older assignment must not clear a newer one, nor one the
+            // expert has accepted meanwhile (routing lets the acceptance win).
+            stale = current != TicketStatus::Assigned || ticket.assignee != Some(u.expert_id);
             if !stale {
                 ticket.assignee = None;
                 ticket.assignee_name = None;

@@ -1,8 +1,10 @@
 //! The `tickets.pipeline` batch handler against a real database: events of one batch apply in
-//! delivery order, each event once, and a batch that cannot be applied commits nothing.
+//! delivery order, each event once, a batch that cannot be applied commits nothing, and a late
+//! take-back does not undo an acceptance.
 
 mod support;
 
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -11,7 +13,9 @@ use sysops_contract::{Envelope, EventType};
 use sysops_tickets::pipeline;
 use sysops_tickets::store::Store;
 
-use support::App;
+use sysops_testkit::auth;
+
+use support::{call, App};
 
 fn incoming(event_type: EventType, ticket: Uuid, data: Value) -> Incoming {
     Incoming {
@@ -32,6 +36,11 @@ fn assigned(ticket: Uuid, expert: Uuid) -> Incoming {
     let data = json!({"pool": "printers", "expert_id": expert, "expert_name": "Ada",
         "attempt": 1, "decision": {"candidates": [], "reason": "the only one"}});
     incoming(EventType::TicketAssigned, ticket, data)
+}
+
+fn unassigned(ticket: Uuid, expert: Uuid) -> Incoming {
+    let data = json!({"expert_id": expert, "reason": "not accepted in time", "by": "routing"});
+    incoming(EventType::TicketUnassigned, ticket, data)
 }
 
 async fn id_of(app: &App, title: &str) -> Uuid {
@@ -109,5 +118,44 @@ async fn a_batch_with_an_event_that_cannot_apply_commits_nothing() {
         .expect("the good event applies");
     let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
     assert_eq!(t["status"], "categorized", "{t}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_take_back_that_arrives_after_the_acceptance_changes_nothing() {
+    // Routing took the assignment back from an expert who had not accepted in time and gave the
+    // ticket to another, while the expert accepted it here; routing then let the expert keep it
+    // (the acceptance wins). The take-back and the new assignment arrive after the acceptance.
+    let app = App::spawn().await;
+    let store = Store::new(app.env.pool("tickets").await);
+    let a = id_of(&app, "Printer jams").await;
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+    pipeline::handle(&store, vec![categorized(a, "printers"), assigned(a, first)])
+        .await
+        .expect("the assignment applies");
+    let as_first = auth::client_as(&auth::expert(first));
+    let path = format!("/api/tickets/{a}/accept");
+    let (status, body) = call(&app, &as_first, Method::POST, &path, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    pipeline::handle(&store, vec![unassigned(a, first), assigned(a, second)])
+        .await
+        .expect("the late events are handled");
+    let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
+    assert_eq!(t["status"], "accepted", "{t}");
+    assert_eq!(t["assignee"], first.to_string(), "{t}");
+    let (status, t) = call(
+        &app,
+        &as_first,
+        Method::GET,
+        &format!("/api/tickets/{a}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the expert still sees the ticket: {t}"
+    );
     app.stop().await;
 }
