@@ -207,6 +207,7 @@ pub fn protect(mut router: Router, config: &Config) -> anyhow::Result<Router> {
                     axum::http::header::AUTHORIZATION,
                     axum::http::header::CONTENT_TYPE,
                     HeaderName::from_static("x-request-id"),
+                    HeaderName::from_static("idempotency-key"),
                 ])
                 .expose_headers([HeaderName::from_static("x-request-id"), RETRY_AFTER])
                 .max_age(Duration::from_secs(600)),

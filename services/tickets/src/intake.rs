@@ -17,7 +17,26 @@ pub const MAX_GROUP: usize = 64;
 
 struct Submission {
     created: Created,
-    stored: oneshot::Sender<Result<(), sqlx::Error>>,
+    stored: oneshot::Sender<Result<Stored, sqlx::Error>>,
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Stored with its event.
+    New,
+    /// Not stored: its submitter stored a ticket under the same idempotency key before.
+    KeyUsed,
+}
+
+impl From<bool> for Stored {
+    fn from(stored: bool) -> Self {
+        if stored {
+            Stored::New
+        } else {
+            Stored::KeyUsed
+        }
+    }
 }
 
 /// Hands new tickets to the writers; cheap to clone. The writers stop once every handle is
@@ -39,7 +58,7 @@ impl Intake {
     }
 
     /// Stores a new ticket with its event; returns once it is committed.
-    pub async fn store(&self, created: Created) -> Result<(), sqlx::Error> {
+    pub async fn store(&self, created: Created) -> Result<Stored, sqlx::Error> {
         let (stored, done) = oneshot::channel();
         self.tx
             .send(Submission { created, stored })
@@ -61,16 +80,17 @@ async fn write(store: Store, rx: Arc<Mutex<mpsc::Receiver<Submission>>>) {
             group.drain(..).map(|s| (s.created, s.stored)).unzip();
         metrics::histogram!("tickets_intake_group_size").record(created.len() as f64);
         match store.insert(&created).await {
-            Ok(()) => {
-                for reply in replies {
-                    let _ = reply.send(Ok(()));
+            Ok(stored) => {
+                for (reply, stored) in replies.into_iter().zip(stored) {
+                    let _ = reply.send(Ok(stored.into()));
                 }
             }
             // One ticket's error must not fail the others: each is written again on its own.
             Err(e) if created.len() > 1 => {
                 tracing::warn!(error = %e, tickets = created.len(), "storing a group of tickets failed; storing each alone");
                 for (one, reply) in created.into_iter().zip(replies) {
-                    let _ = reply.send(store.insert(std::slice::from_ref(&one)).await);
+                    let stored = store.insert(std::slice::from_ref(&one)).await;
+                    let _ = reply.send(stored.map(|s| s.first().copied().unwrap_or(false).into()));
                 }
             }
             Err(e) => {

@@ -14,7 +14,7 @@ use sysops_platform::outbox::{self, Outbox};
 use crate::domain::access::Parties;
 
 mod created;
-pub use created::Created;
+pub use created::{Created, Idempotency};
 
 /// A ticket as stored and as the API shows it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]

@@ -5,7 +5,7 @@ mod support;
 
 use uuid::Uuid;
 
-use sysops_tickets::intake::Intake;
+use sysops_tickets::intake::{Intake, Stored};
 use sysops_tickets::store::{Created, Store};
 
 use support::{created, App};
@@ -77,9 +77,9 @@ async fn a_ticket_the_database_refuses_fails_alone_and_its_group_is_stored() {
                 let code = e.as_database_error().and_then(|d| d.code());
                 assert_eq!(code.as_deref(), Some("22021"), "{e}");
             }
-            (17, Ok(())) => panic!("the ticket with a NUL character was stored"),
+            (17, Ok(_)) => panic!("the ticket with a NUL character was stored"),
             (_, Err(e)) => panic!("ticket {i} failed: {e}"),
-            (_, Ok(())) => {}
+            (_, Ok(stored)) => assert_eq!(*stored, Stored::New),
         }
     }
     assert_eq!(stored(&app, &ids).await, (39, 39, 39));

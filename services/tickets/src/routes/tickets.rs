@@ -3,7 +3,7 @@
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -18,8 +18,12 @@ use sysops_platform::{ApiError, ApiJson};
 
 use super::moves;
 use crate::domain::{access, NewTicket, NewTicketRequest};
+use crate::intake::Stored;
 use crate::startup::AppState;
-use crate::store::{Created, HistoryEntry, ListQuery, Ticket};
+use crate::store::{Created, HistoryEntry, Idempotency, ListQuery, Ticket};
+
+/// The request header that makes a submission safe to send again.
+const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 500;
@@ -57,23 +61,32 @@ pub fn router() -> Router<AppState> {
 pub struct ApiDoc;
 
 /// Submits a ticket. A customer submits for themselves; managers and admins enter tickets for
-/// a customer (`customer`). The ticket is stored and announced before the answer.
+/// a customer (`customer`). The ticket is stored and announced before the answer. A client
+/// that may send a submission again (after a timeout or a lost answer) gives it an
+/// `Idempotency-Key`: the same submission under the same key is stored once.
 #[utoipa::path(
     post, path = "/api/tickets", tag = "tickets", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "1 to 255 printable ASCII characters, chosen by the client for this submission; the same submission sent again under it returns the ticket stored the first time (200)")),
     request_body = NewTicketRequest,
     responses(
         (status = 201, description = "Stored; `Location` names it", body = Ticket,
          headers(("location" = String, description = "The ticket's URL"))),
-        (status = 422, description = "A field is invalid; `detail` lists each one", body = sysops_platform::http::ErrorBody),
+        (status = 200, description = "The same submission was stored before under this `Idempotency-Key`: the ticket stored then", body = Ticket,
+         headers(("location" = String, description = "The ticket's URL"))),
+        (status = 400, description = "The `Idempotency-Key` is empty, too long or not printable ASCII", body = sysops_platform::http::ErrorBody),
+        (status = 422, description = "A field is invalid (`detail` lists each one), or the `Idempotency-Key` was used for a different ticket (`detail.ticket_id`)", body = sysops_platform::http::ErrorBody),
     )
 )]
 #[tracing::instrument(skip_all)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<NewTicketRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(&[Role::Customer, Role::Manager, Role::Admin])?;
+    let key = idempotency_key(&headers)?;
     // A customer submits for themselves; staff enter tickets for whoever called them.
     let owner = (caller.role == Role::Customer).then_some(caller.user_id);
     if owner.is_some() && req.customer.is_some() {
@@ -93,22 +106,77 @@ async fn create(
         Some(_) => caller.email.clone(),
         None => new.customer().to_owned(),
     };
-    let created = Created::submitted(&new, customer, owner).map_err(|e| ApiError::internal(&e))?;
+    let mut created =
+        Created::submitted(&new, customer, owner).map_err(|e| ApiError::internal(&e))?;
+    if let Some(key) = key {
+        created = created.with_key(caller.user_id, key);
+    }
     let ticket = created.ticket.clone();
-    let id = ticket.id;
-    state
+    let idempotency = created.idempotency.clone();
+    let stored = state
         .intake
         .store(created)
         .await
         .map_err(ApiError::from_db)?;
-    metrics::counter!("tickets_created_total", "channel" => ticket.channel.clone()).increment(1);
-    tracing::info!(ticket_id = %id, "ticket created");
-    let location = format!("/api/tickets/{id}");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(ticket),
-    ))
+    let (status, ticket) = match (stored, idempotency) {
+        (Stored::New, _) => {
+            metrics::counter!("tickets_created_total", "channel" => ticket.channel.clone())
+                .increment(1);
+            tracing::info!(ticket_id = %ticket.id, "ticket created");
+            (StatusCode::CREATED, ticket)
+        }
+        (Stored::KeyUsed, Some(key)) => (StatusCode::OK, earlier_submission(&state, &key).await?),
+        (Stored::KeyUsed, None) => {
+            let e = std::io::Error::other("a submission without a key was not stored");
+            return Err(ApiError::internal(&e));
+        }
+    };
+    let location = format!("/api/tickets/{}", ticket.id);
+    Ok((status, [(header::LOCATION, location)], Json(ticket)))
+}
+
+/// The longest `Idempotency-Key` taken.
+const MAX_KEY_LEN: usize = 255;
+
+/// The request's `Idempotency-Key`, if it has one: 1 to 255 printable ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value.to_str().unwrap_or_default().trim();
+    if key.is_empty()
+        || key.len() > MAX_KEY_LEN
+        || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(ApiError::bad_request(format!(
+            "{IDEMPOTENCY_KEY} must be 1 to {MAX_KEY_LEN} printable ASCII characters"
+        )));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The ticket stored the first time a submission came with this key, if it was the same
+/// submission; a different ticket under a key already used is refused.
+async fn earlier_submission(state: &AppState, key: &Idempotency) -> Result<Ticket, ApiError> {
+    let (ticket, digest) = state
+        .store
+        .by_idempotency_key(key.submitter, &key.key)
+        .await
+        .map_err(ApiError::from_db)?
+        .ok_or_else(|| {
+            ApiError::internal(&std::io::Error::other(
+                "no ticket is stored under the key its insert conflicted with",
+            ))
+        })?;
+    if digest != key.digest {
+        return Err(ApiError::unprocessable(format!(
+            "{IDEMPOTENCY_KEY} `{}` was used for a different ticket; send a new key for a new ticket",
+            key.key
+        ))
+        .with_detail(json!({ "ticket_id": ticket.id })));
+    }
+    tracing::info!(ticket_id = %ticket.id, "a repeated submission answered with its ticket");
+    Ok(ticket)
 }
 
 /// One ticket. Tickets the caller may not see answer 404, as if they did not exist.
