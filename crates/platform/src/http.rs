@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sysops_bus::trace;
 use tokio::net::TcpListener;
@@ -177,6 +179,44 @@ where
         let Json(value) = Json::<T>::from_request(req, state).await?;
         Ok(ApiJson(value))
     }
+}
+
+/// A JSON body that may be left out: no body, only whitespace, or `null` reads as
+/// `T::default()`, with or without a content type; a body that is there must be JSON of `T`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: Default + DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(status, "the request body is too large")
+            } else {
+                ApiError::new(status, rejection.body_text())
+            }
+        })?;
+        optional_json(&body).map(OptionalJson)
+    }
+}
+
+/// Reads a body that may be left out, as [`OptionalJson`] does.
+pub fn optional_json<T: Default + DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::unprocessable(format!("invalid request body: {e}"))
+        }
+        _ => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
+    })
 }
 
 impl<T: Serialize> IntoResponse for ApiJson<T> {

@@ -17,4 +17,4 @@ pub mod telemetry;
 pub mod web;
 
 pub use config::{CommonConfig, LogFormat};
-pub use http::{ApiError, ApiJson};
+pub use http::{ApiError, ApiJson, OptionalJson};

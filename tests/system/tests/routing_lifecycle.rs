@@ -159,13 +159,12 @@ async fn a_rejected_ticket_goes_to_another_expert_and_to_a_manager_after_the_lim
         .find(|e| e["id"] != first_expert && e["id"] != second["assignee"])
         .expect("a third expert")["id"]
         .clone();
-    let r = s
-        .http
-        .post(format!("{}/api/routing/reassign/{id}", s.routing.url()))
-        .json(&json!({"expert_id": last, "reason": "knows this model"}))
-        .send()
-        .await
-        .expect("sent");
+    let url = format!("{}/api/routing/reassign/{id}", s.routing.url());
+    let long = json!({"expert_id": last, "reason": "x".repeat(2001)});
+    let r = s.http.post(&url).json(&long).send().await.expect("sent");
+    assert_eq!(r.status(), 422, "{}", r.text().await.unwrap_or_default());
+    // No body: the best eligible other expert, the only one left.
+    let r = s.http.post(&url).send().await.expect("sent");
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     s.wait_ticket(id, "assigned by hand", |t| {
         t["status"] == "assigned" && t["assignee"] == last
@@ -274,6 +273,21 @@ async fn experts_are_validated_and_a_new_expert_takes_the_waiting_backlog() {
     assert_eq!(r.status(), 200);
     let e = s.get(&format!("/api/experts/{expert}")).await;
     assert_eq!(e["availability"], "busy");
+    let busy = s.get("/api/experts?availability=busy").await;
+    assert_eq!(busy["total"], 1, "{busy}");
+    let r = s
+        .http
+        .get(format!(
+            "{}/api/experts?availability=sleeping",
+            s.routing.url()
+        ))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(error.contains("unknown variant `sleeping`"), "{body}");
     assert_eq!(e["load"], 1);
     assert_eq!(e["open_assignments"][0]["ticket_id"], json!(id));
     let pools = s.get("/api/pools").await;

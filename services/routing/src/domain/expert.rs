@@ -25,8 +25,8 @@ pub struct ExpertRequest {
     /// `available` unless given.
     #[serde(default = "default_availability")]
     pub availability: Availability,
-    /// Most open tickets at once.
-    #[schema(minimum = 1)]
+    /// Most open tickets at once; 0 takes no new work.
+    #[schema(minimum = 0, maximum = 1000)]
     pub capacity: i32,
     /// Daily shift window in UTC, `HH:MM`; both or neither.
     #[serde(default)]

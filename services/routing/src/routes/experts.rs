@@ -15,6 +15,7 @@ use uuid::Uuid;
 use sysops_platform::auth::{Caller, Role};
 use sysops_platform::{ApiError, ApiJson};
 
+use crate::domain::expert::availability_str;
 use crate::domain::{ExpertRequest, NewExpert};
 use crate::roster::save_expert;
 use crate::startup::AppState;
@@ -42,8 +43,7 @@ struct ListParams {
     /// Only experts serving this pool.
     pool: Option<String>,
     /// Only experts with this availability.
-    #[param(value_type = Option<sysops_contract::Availability>)]
-    availability: Option<String>,
+    availability: Option<sysops_contract::Availability>,
     /// Only experts serving this region.
     region: Option<String>,
 }
@@ -72,7 +72,7 @@ async fn list(
         params.map_err(|r| ApiError::bad_request(format!("invalid query: {}", r.body_text())))?;
     let filter = ExpertFilter {
         pool: p.pool,
-        availability: p.availability,
+        availability: p.availability.map(|a| availability_str(a).to_owned()),
         region: p.region.map(|r| r.trim().to_lowercase()),
     };
     let list = experts::list(&state.pool, &filter)

@@ -13,7 +13,7 @@ use sysops_contract::{
     CandidateScore, DecisionRecord, EventType, TicketAssigned, TicketUnassigned,
 };
 use sysops_platform::auth::Caller;
-use sysops_platform::{ApiError, ApiJson};
+use sysops_platform::{ApiError, OptionalJson};
 
 use crate::engine::{Origin, Placement, PoolView};
 use crate::startup::AppState;
@@ -25,7 +25,8 @@ use crate::store::{assignments, experts, lock_pools, routes};
 pub struct ReassignRequest {
     /// The expert to give the ticket to; absent: the best eligible other expert.
     pub expert_id: Option<Uuid>,
-    /// Why, for the record.
+    /// Why, for the record: 1 to 2,000 characters.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: Option<String>,
 }
 
@@ -41,6 +42,9 @@ pub struct Reassigned {
     attempt: Option<i32>,
 }
 
+/// The longest reason taken, in characters.
+const MAX_REASON: usize = 2000;
+
 /// Route statuses a manager may reassign from.
 const REASSIGNABLE: [&str; 4] = ["queued", "assigned", "escalated", "review"];
 
@@ -48,7 +52,7 @@ const REASSIGNABLE: [&str; 4] = ["queued", "assigned", "escalated", "review"];
 #[utoipa::path(
     post, path = "/api/routing/reassign/{ticket_id}", tag = "routing", security(("bearer" = [])),
     params(("ticket_id" = Uuid, Path, description = "The ticket's id")),
-    request_body = ReassignRequest,
+    request_body(content = Option<ReassignRequest>, description = "Optional: an empty body picks the best eligible other expert"),
     responses(
         (status = 200, description = "Assigned or queued", body = Reassigned),
         (status = 404, description = "Routing knows no such ticket", body = sysops_platform::http::ErrorBody),
@@ -61,9 +65,16 @@ pub async fn reassign(
     State(state): State<AppState>,
     caller: Caller,
     id: Result<Path<Uuid>, PathRejection>,
-    ApiJson(req): ApiJson<ReassignRequest>,
+    OptionalJson(req): OptionalJson<ReassignRequest>,
 ) -> Result<Json<Reassigned>, ApiError> {
     let Path(ticket_id) = id?;
+    if let Some(reason) = &req.reason {
+        if reason.trim().is_empty() || reason.chars().count() > MAX_REASON {
+            return Err(ApiError::unprocessable(format!(
+                "reason must be 1 to {MAX_REASON} characters, or left out"
+            )));
+        }
+    }
     tracing::Span::current().record("ticket_id", tracing::field::display(ticket_id));
     let by = caller.author();
     let engine = &state.engine;

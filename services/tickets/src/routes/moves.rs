@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use sysops_contract::{Envelope, EventType, LifecycleMove, TicketRecategorized};
 use sysops_platform::auth::Caller;
+use sysops_platform::http::optional_json;
 use sysops_platform::{ApiError, ApiJson};
 
 use super::tickets::ticket_not_found;
@@ -147,7 +148,7 @@ async fn lifecycle_move(
 ) -> MoveResult {
     let Path(id) = id?;
     tracing::Span::current().record("ticket_id", tracing::field::display(id));
-    let req: MoveRequest = parse_optional_body(&body)?;
+    let req: MoveRequest = optional_json(&body)?;
     check_length("reason", req.reason.as_deref(), 2000)?;
 
     // Decided on the ticket as read, written only if its status and assignee are still those
@@ -275,20 +276,6 @@ pub(super) async fn recategorize(
         .await
         .map_err(ApiError::from_db)?;
     Ok(Json(ticket))
-}
-
-fn parse_optional_body<T: Default + serde::de::DeserializeOwned>(
-    body: &Bytes,
-) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::unprocessable(format!("invalid request body: {e}"))
-        }
-        _ => ApiError::bad_request(format!("the body is not valid JSON: {e}")),
-    })
 }
 
 /// Checks a free-text field a person supplies.
