@@ -18,7 +18,25 @@
     selected: null, // the id shown in the detail
     shown: null, // `${id}:${status}` the detail's actions were built for
     poller: null, // brings the page up to date; `now()` at once
+    draft: newDraft(), // names this page's next ticket for the Idempotency-Key
   };
+
+  // ---------- submitting once ----------
+
+  // A random name for the next ticket; a new one after each ticket stored.
+  function newDraft() {
+    return Array.from(crypto.getRandomValues(new Uint32Array(3)), (n) => n.toString(16)).join('');
+  }
+
+  // The Idempotency-Key of a submission: the draft and what it says (FNV-1a over the JSON). The
+  // same ticket sent again, after an answer that never came, is stored once; an edited one is new.
+  function keyOf(ticket) {
+    let hash = 0x811c9dc5;
+    for (const c of JSON.stringify(ticket)) {
+      hash = Math.imul(hash ^ c.codePointAt(0), 0x01000193) >>> 0;
+    }
+    return `web-${state.draft}-${hash.toString(16)}`;
+  }
 
   // ---------- signing up ----------
 
@@ -81,10 +99,11 @@
     const ticket = { title: fields.title, description: fields.description, priority: fields.priority };
     if (fields.region.trim()) ticket.region = fields.region;
     button.disabled = true;
-    const result = await api('POST', '/api/tickets', ticket);
+    const result = await api('POST', '/api/tickets', ticket, { 'idempotency-key': keyOf(ticket) });
     button.disabled = false;
     if (!result.ok) return showErrors(result);
     form.reset();
+    state.draft = newDraft();
     $('form-status').textContent = `Thank you: ticket “${result.body.title}” is submitted. Follow it under Your tickets.`;
     remember(result.body);
     if (!state.order.includes(result.body.id)) state.order.unshift(result.body.id);

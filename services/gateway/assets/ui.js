@@ -21,8 +21,8 @@ const UI = (() => {
 
   // Calls the API as the signed-in user. Never throws: resolves to `{ok, status, body}`, with
   // status 0 when the server could not be reached.
-  async function api(method, path, body) {
-    const init = { method, headers: { accept: 'application/json' } };
+  async function api(method, path, body, headers = {}) {
+    const init = { method, headers: { accept: 'application/json', ...headers } };
     if (body !== undefined) {
       init.headers['content-type'] = 'application/json';
       init.body = JSON.stringify(body);

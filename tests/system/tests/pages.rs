@@ -232,6 +232,17 @@ async fn a_customer_submits_a_ticket_on_the_customer_page_and_the_assigned_exper
     assert_eq!(stored["customer"], "grace@pages.example");
     assert_eq!(stored["priority"], "high");
     assert_eq!(stored["title"], title.as_str());
+    // Sent under an Idempotency-Key, so a submission repeated after a lost answer is stored once.
+    let key: Option<String> =
+        sqlx::query_scalar("SELECT idempotency_key FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_one(&stack.env.pool("tickets").await)
+            .await
+            .expect("the ticket's key");
+    assert!(
+        key.as_deref().is_some_and(|k| k.starts_with("web-")),
+        "{key:?}"
+    );
 
     // The page follows the ticket by itself until it is assigned, naming the expert.
     let row = format!("#tickets .ticket[data-id=\"{id}\"]");
