@@ -2,7 +2,7 @@
 //! for sign-in attempts per address (429 with `Retry-After`); security headers on every answer;
 //! CORS for the origins the operator allows.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -86,6 +86,7 @@ impl Limits {
 
     /// Counts a request from `address`; a sign-in attempt when `signing_in`.
     pub fn check_address(&self, address: IpAddr, signing_in: bool) -> Result<(), Throttled> {
+        let address = client_of(address);
         check(self.per_address.as_ref(), &address, Limit::Address)?;
         if signing_in {
             check(self.sign_in.as_ref(), &address, Limit::SignIn)?;
@@ -110,6 +111,18 @@ impl Limits {
         if let Some(l) = &self.sign_in {
             l.retain_recent();
         }
+    }
+}
+
+/// The client an address counts for: an IPv6 host owns its whole /64 (it picks addresses
+/// from it at will), so the /64 is one client; an IPv4 address (or one mapped into IPv6) is one.
+fn client_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        },
+        v4 => v4,
     }
 }
 
@@ -214,4 +227,26 @@ pub fn protect(mut router: Router, config: &Config) -> anyhow::Result<Router> {
         );
     }
     Ok(router)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("an address")
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_as_its_64_and_ipv4_as_its_address() {
+        let a = ip("2001:db8:1:2:aaaa::1");
+        let b = ip("2001:db8:1:2:ffff:1:2:3");
+        let other = ip("2001:db8:1:3::1");
+        assert_eq!(client_of(a), client_of(b));
+        assert_eq!(client_of(a), ip("2001:db8:1:2::"));
+        assert_ne!(client_of(a), client_of(other));
+        let v4 = ip("192.0.2.7");
+        assert_eq!(client_of(v4), v4);
+        assert_eq!(client_of(ip("::ffff:192.0.2.7")), v4);
+    }
 }
