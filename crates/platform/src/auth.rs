@@ -26,7 +26,7 @@ const AUDIENCE: &str = "sysops-api";
 /// Fewest bytes a signing secret may have (the HMAC-SHA-256 key length).
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Seconds of clock difference between processes tolerated when checking `exp`.
-const LEEWAY_SECS: u64 = 5;
+pub const LEEWAY_SECS: u64 = 5;
 
 /// What a user may do, from least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]

@@ -185,13 +185,16 @@ async fn a_refresh_token_renews_once_and_a_replayed_one_ends_the_session() {
     let renew =
         |token: Value| gw.post("/api/auth/refresh", None, json!({ "refresh_token": token }));
 
-    let (status, renewed) = renew(json!(refresh)).await;
+    let (status, once) = renew(json!(refresh)).await;
+    assert_eq!(status, StatusCode::OK, "{once}");
+    assert_ne!(once["refresh_token"], first["refresh_token"]);
+    let (status, renewed) = renew(once["refresh_token"].clone()).await;
     assert_eq!(status, StatusCode::OK, "{renewed}");
-    assert_ne!(renewed["refresh_token"], first["refresh_token"]);
     let (status, _) = gw.get("/api/auth/me", &token_of(&renewed)).await;
     assert_eq!(status, StatusCode::OK);
 
-    // The spent token again: someone else holds a copy, so the session ends for both.
+    // A token spent two renewals ago, again: someone else holds a copy, so the session ends
+    // for both.
     let (status, _) = renew(json!(refresh)).await;
     assert_eq!(
         status,
@@ -363,6 +366,25 @@ async fn admins_create_and_disable_accounts_and_a_disabled_account_is_signed_out
     );
 
     let id = created["id"].as_str().expect("an id");
+    // Linked to another roster entry: tokens naming the old one stop working.
+    let response = gw
+        .http
+        .patch(gw.url(&format!("/api/users/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({ "expert_id": uuid::Uuid::now_v7() }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, _) = gw.get("/api/auth/me", &expert).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the relinked account's session ended"
+    );
+    let (_, signed_in) = gw.login("eng@example.com", "engineer password").await;
+    let expert = token_of(&signed_in);
+
     let response = gw
         .http
         .patch(gw.url(&format!("/api/users/{id}")))

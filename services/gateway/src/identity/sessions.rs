@@ -2,9 +2,9 @@
 //! token that renews it and is replaced at every renewal), sign-out, and the set of revoked
 //! sessions whose access tokens are refused although not yet expired.
 
-use std::collections::HashSet;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -46,6 +46,9 @@ pub struct Sessions {
     refresh_ttl: Duration,
     /// Revoked sessions whose access tokens may still be unexpired.
     revoked: RwLock<HashSet<Uuid>>,
+    /// Sessions revoked here, and when: a sync that read the database just before one of them
+    /// must not drop it from `revoked`.
+    revoked_here: Mutex<HashMap<Uuid, Instant>>,
 }
 
 impl Sessions {
@@ -55,6 +58,7 @@ impl Sessions {
             access_ttl,
             refresh_ttl,
             revoked: RwLock::default(),
+            revoked_here: Mutex::default(),
         }
     }
 
@@ -121,6 +125,10 @@ impl Sessions {
     }
 
     fn mark_revoked(&self, sids: impl IntoIterator<Item = Uuid>) {
+        let sids: Vec<Uuid> = sids.into_iter().collect();
+        if let Ok(mut here) = self.revoked_here.lock() {
+            here.extend(sids.iter().map(|&sid| (sid, Instant::now())));
+        }
         if let Ok(mut set) = self.revoked.write() {
             set.extend(sids);
         }
@@ -129,13 +137,21 @@ impl Sessions {
     /// Keeps the revoked set equal to the sessions revoked within an access token's lifetime,
     /// until `shutdown`. While the database is unreachable the last set is kept.
     pub async fn sync_revocations(self: Arc<Self>, db: PgPool, shutdown: CancellationToken) {
-        let window = chrono::Duration::from_std(self.access_ttl + SYNC_EVERY * 2)
-            .unwrap_or(chrono::Duration::MAX);
+        // An access token is taken until its expiry plus the checks' leeway for clock
+        // differences; a revocation is kept at least that long, and two syncs more.
+        let lifetime = self.access_ttl + Duration::from_secs(sysops_platform::auth::LEEWAY_SECS);
+        let kept = lifetime + SYNC_EVERY * 2;
+        let window = chrono::Duration::from_std(kept).unwrap_or(chrono::Duration::MAX);
         loop {
             match store::revoked_since(&db, Utc::now() - window).await {
                 Ok(sids) => {
+                    let mut fresh: HashSet<Uuid> = sids.into_iter().collect();
+                    if let Ok(mut here) = self.revoked_here.lock() {
+                        here.retain(|_, at| at.elapsed() < kept);
+                        fresh.extend(here.keys().copied());
+                    }
                     if let Ok(mut set) = self.revoked.write() {
-                        *set = sids.into_iter().collect();
+                        *set = fresh;
                     }
                 }
                 Err(e) => {

@@ -165,7 +165,8 @@ pub async fn open_session(
 }
 
 /// Replaces a live session's refresh token (found by the digest of the old one) and extends
-/// it; the session id and its user, or `None` when no live session has that token.
+/// it, keeping the old digest as spent; the session id and its user, or `None` when no live
+/// session has that token.
 pub async fn renew_session(
     db: &PgPool,
     old_hash: &[u8],
@@ -173,9 +174,13 @@ pub async fn renew_session(
     expires_at: DateTime<Utc>,
 ) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
     sqlx::query_as(
-        "UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = $2, renewed_at = now(), \
-         expires_at = $3 WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now() \
-         RETURNING id, user_id",
+        "WITH renewed AS (UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = $2, \
+         renewed_at = now(), expires_at = $3 \
+         WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > now() \
+         RETURNING id, user_id), \
+         spent AS (INSERT INTO spent_refresh_tokens (hash, session_id) \
+         SELECT $1, id FROM renewed ON CONFLICT DO NOTHING) \
+         SELECT id, user_id FROM renewed",
     )
     .bind(old_hash)
     .bind(new_hash)
@@ -184,29 +189,39 @@ pub async fn renew_session(
     .await
 }
 
-/// The live session whose previous refresh token has digest `hash`: one whose spent token is
-/// being presented again.
+/// The live session that already spent the refresh token with digest `hash`: one whose token
+/// is being presented again.
 pub async fn session_replaced(db: &PgPool, hash: &[u8]) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT id FROM sessions WHERE previous_hash = $1 AND revoked_at IS NULL")
-        .bind(hash)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT s.id FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+         WHERE t.hash = $1 AND s.revoked_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(db)
+    .await
 }
 
-/// Revokes one session.
+/// Revokes one session; the tokens it spent need no watching any more.
 pub async fn revoke_session(db: &PgPool, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL")
-        .bind(id)
-        .execute(db)
-        .await
-        .map(drop)
+    sqlx::query(
+        "WITH revoked AS (UPDATE sessions SET revoked_at = now() \
+         WHERE id = $1 AND revoked_at IS NULL RETURNING id) \
+         DELETE FROM spent_refresh_tokens WHERE session_id IN (SELECT id FROM revoked)",
+    )
+    .bind(id)
+    .execute(db)
+    .await
+    .map(drop)
 }
 
 /// Revokes every live session of a user; their ids.
 pub async fn revoke_user_sessions(db: &PgPool, user_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL \
-         RETURNING id",
+        "WITH revoked AS (UPDATE sessions SET revoked_at = now() \
+         WHERE user_id = $1 AND revoked_at IS NULL RETURNING id), \
+         forgotten AS (DELETE FROM spent_refresh_tokens \
+         WHERE session_id IN (SELECT id FROM revoked)) \
+         SELECT id FROM revoked",
     )
     .bind(user_id)
     .fetch_all(db)

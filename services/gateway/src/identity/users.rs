@@ -180,7 +180,8 @@ pub(super) async fn update(
     caller.require(&[Role::Admin])?;
     let Path(id) = id?;
     let mut user = find(&state, id).await?;
-    let before = (user.role(), user.disabled);
+    // What the account's tokens carry or depend on: a change ends its sessions.
+    let before = (user.role(), user.disabled, user.expert_id);
     if id == caller.user_id
         && (req.disabled == Some(true) || req.role.is_some_and(|r| r != Role::Admin))
     {
@@ -211,7 +212,7 @@ pub(super) async fn update(
     let user = store::update(&state.db, &user)
         .await
         .map_err(ApiError::from_db)?;
-    if new_password || before != (user.role(), user.disabled) {
+    if new_password || before != (user.role(), user.disabled, user.expert_id) {
         state
             .sessions
             .revoke_user(&state.db, user.id)
