@@ -32,12 +32,23 @@ const Session = (() => {
     return { response, body: await response.json().catch(() => ({})) };
   }
 
-  async function renew(session) {
-    if (!session || !session.refresh_token) return null;
-    const { response, body } = await post('/api/auth/refresh', { refresh_token: session.refresh_token });
-    if (!response.ok) return null;
-    save(body);
-    return body;
+  // One renewal at a time. A refresh token is spent once (presented again, the gateway takes it
+  // for a copy and ends the session), so requests that met an expired token together wait for
+  // the same renewal, and one that holds a session renewed meanwhile takes the new one.
+  let renewing = null;
+  function renew(session) {
+    if (!session || !session.refresh_token) return Promise.resolve(null);
+    const current = load();
+    if (current && current.refresh_token !== session.refresh_token) return Promise.resolve(current);
+    if (!renewing) {
+      renewing = (async () => {
+        const { response, body } = await post('/api/auth/refresh', { refresh_token: session.refresh_token });
+        if (!response.ok) return null;
+        save(body);
+        return body;
+      })().finally(() => { renewing = null; });
+    }
+    return renewing;
   }
 
   // One sign-in form at a time; every caller waiting for a session gets the same one.

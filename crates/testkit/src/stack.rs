@@ -31,7 +31,7 @@ impl Stack {
         Self::start_with(&[]).await
     }
 
-    /// Starts the stack with extra environment for every service.
+    /// Starts the stack with extra environment for every service, the gateway included.
     pub async fn start_with(extra: &[(String, String)]) -> anyhow::Result<Self> {
         let env = TestEnv::new().await;
         let mut service_env = env.service_env();
@@ -40,7 +40,7 @@ impl Stack {
         let routing = ServiceProcess::start("routing", &service_env).await?;
         let analytics = ServiceProcess::start("analytics", &service_env).await?;
         let categorizer = ServiceProcess::start("categorizer", &service_env).await?;
-        let gateway_env = vec![
+        let mut gateway_env = vec![
             ("DATABASE_URL".to_owned(), env.database_url.clone()),
             ("DB_MAX_CONNECTIONS".to_owned(), "5".to_owned()),
             crate::auth::secret_env(),
@@ -55,6 +55,7 @@ impl Stack {
             ("ROUTING_URL".to_owned(), routing.url()),
             ("ANALYTICS_URL".to_owned(), analytics.url()),
         ];
+        gateway_env.extend_from_slice(extra);
         let gateway = ServiceProcess::start("gateway", &gateway_env).await?;
         Ok(Stack {
             env,
