@@ -1,6 +1,7 @@
 //! The `tickets.pipeline` batch handler against a real database: events of one batch apply in
-//! delivery order, each event once, a batch that cannot be applied commits nothing, and a late
-//! take-back does not undo an acceptance.
+//! delivery order, each event once, a batch that cannot be applied commits nothing, a late
+//! take-back does not undo an acceptance, and customers read the history without the help
+//! desk's workings.
 
 mod support;
 
@@ -13,6 +14,7 @@ use sysops_contract::{Envelope, EventType};
 use sysops_tickets::pipeline;
 use sysops_tickets::store::Store;
 
+use sysops_platform::auth::Role;
 use sysops_testkit::auth;
 
 use support::{call, App};
@@ -33,8 +35,9 @@ fn categorized(ticket: Uuid, category: &str) -> Incoming {
 }
 
 fn assigned(ticket: Uuid, expert: Uuid) -> Incoming {
+    let candidate = json!({"expert_id": expert, "name": "Ada", "score": 0.9, "note": "load 0/3"});
     let data = json!({"pool": "printers", "expert_id": expert, "expert_name": "Ada",
-        "attempt": 1, "decision": {"candidates": [], "reason": "the only one"}});
+        "attempt": 1, "decision": {"candidates": [candidate], "reason": "the only one"}});
     incoming(EventType::TicketAssigned, ticket, data)
 }
 
@@ -157,5 +160,47 @@ async fn a_take_back_that_arrives_after_the_acceptance_changes_nothing() {
         StatusCode::OK,
         "the expert still sees the ticket: {t}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_customer_reads_what_happened_and_staff_read_the_whole_record() {
+    let app = App::spawn().await;
+    let store = Store::new(app.env.pool("tickets").await);
+    let customer = auth::client_of(Role::Customer);
+    let body = json!({"title": "Printer jams", "description": "on every page"});
+    let (status, created) = call(&app, &customer, Method::POST, "/api/tickets", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id: Uuid = created["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("an id");
+    let expert = Uuid::now_v7();
+    pipeline::handle(
+        &store,
+        vec![categorized(id, "printers"), assigned(id, expert)],
+    )
+    .await
+    .expect("the events apply");
+
+    let path = format!("/api/tickets/{id}/history");
+    let (status, history) = call(&app, &customer, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let events = history["events"].as_array().expect("events");
+    assert_eq!(
+        events[1]["data"],
+        json!({"category": "printers", "needs_review": false})
+    );
+    assert_eq!(
+        events[2]["data"],
+        json!({"pool": "printers", "expert_name": "Ada"})
+    );
+
+    let (_, whole) = app.get(&path).await;
+    assert_eq!(
+        whole["events"][2]["data"]["decision"]["candidates"][0]["note"],
+        "load 0/3"
+    );
+    assert_eq!(whole["events"][1]["data"]["method"], "embedding");
     app.stop().await;
 }

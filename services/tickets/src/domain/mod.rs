@@ -1,6 +1,7 @@
 //! Validated request types and the lifecycle state machine.
 
 pub mod access;
+pub mod customer_view;
 pub mod lifecycle;
 pub mod new_ticket;
 

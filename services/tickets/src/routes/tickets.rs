@@ -17,7 +17,7 @@ use sysops_platform::auth::{Caller, Identity, Role};
 use sysops_platform::{ApiError, ApiJson};
 
 use super::moves;
-use crate::domain::{access, NewTicket, NewTicketRequest};
+use crate::domain::{access, customer_view, NewTicket, NewTicketRequest};
 use crate::intake::Stored;
 use crate::startup::AppState;
 use crate::store::{Created, HistoryEntry, Idempotency, ListQuery, Ticket};
@@ -219,6 +219,10 @@ struct TicketHistory {
 }
 
 /// Every event of a ticket, oldest first: what happened to it, when, and why.
+///
+/// Customers read what happened to their ticket: routing's decisions, the categorizer's
+/// particulars, staff's addresses and the notes staff wrote for each other are left out of the
+/// events' data.
 #[utoipa::path(
     get, path = "/api/tickets/{id}/history", tag = "tickets", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "The ticket's id")),
@@ -235,7 +239,13 @@ async fn history(
 ) -> Result<Json<TicketHistory>, ApiError> {
     let Path(id) = id?;
     visible(&state, &caller, id).await?;
-    let events = state.store.history(id).await.map_err(ApiError::from_db)?;
+    let mut events = state.store.history(id).await.map_err(ApiError::from_db)?;
+    if caller.role == Role::Customer {
+        let me = caller.author();
+        for e in &mut events {
+            e.data = customer_view::redact(&e.event_type, &e.data, &me);
+        }
+    }
     Ok(Json(TicketHistory {
         ticket_id: id,
         events,
