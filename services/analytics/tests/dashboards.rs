@@ -288,6 +288,9 @@ async fn figures_filters_drilldowns_and_exports_follow_the_events() {
         .await;
     assert_eq!(d["total"], 1, "{d}");
     assert_eq!(d["tickets"][0]["ticket_id"], sc.tickets[1].to_string());
+    assert_eq!(s["drill"]["held"]["held"], true, "{s}");
+    let held = a.ok("/api/analytics/drilldown?held=true").await;
+    assert_eq!(held["total"], s["held"], "{held}");
     let by_expert = a
         .ok(&format!("/api/analytics/drilldown?expert_id={}", sc.nora))
         .await;
@@ -394,6 +397,14 @@ async fn bad_parameters_are_refused_with_a_reason() {
         ("/api/dashboard/summary?from=1h&to=2h", "before"),
         ("/api/analytics/trends?days=0", "days"),
         ("/api/analytics/tickets?period=year", "period"),
+        (
+            "/api/analytics/trends?from=7d",
+            "`days` sets the time window",
+        ),
+        (
+            "/api/analytics/tickets?to=1h",
+            "`period` sets the time window",
+        ),
         ("/api/analytics/drilldown?status=lost", "status"),
         ("/api/analytics/drilldown?limit=5000", "limit"),
         ("/api/analytics/drilldown?format=xlsx", "format"),

@@ -74,6 +74,8 @@ pub struct Drill {
     pub status: Option<TicketStatus>,
     /// `open`: not resolved, closed or cancelled.
     pub open: Option<bool>,
+    /// `held`: with an expert (assigned or accepted).
+    pub held: Option<bool>,
     pub method: Option<String>,
     pub needs_review: Option<bool>,
     pub overridden: Option<bool>,
@@ -118,6 +120,7 @@ impl Drill {
             ("needs_review", self.needs_review),
             ("overridden", self.overridden),
             ("escalated", self.escalated),
+            ("held", self.held),
         ];
         for (name, value) in flags {
             if let Some(v) = value {

@@ -110,17 +110,15 @@ pub fn volume(
         "week" => Window::ending_at(now, 24 * HOUR, 7),
         _ => Window::ending_at(now, 24 * HOUR, 30),
     };
-    // The period decides the window; other time filters narrow it.
-    let mut scoped = filters.clone();
-    scoped.from_ms = Some(
-        scoped
-            .from_ms
-            .map_or(window.start_ms, |f| f.max(window.start_ms)),
-    );
+    // The period decides the window (the handler refuses `from` and `to`).
     let untimed = Filters {
         from_ms: None,
         to_ms: None,
         ..filters.clone()
+    };
+    let scoped = Filters {
+        from_ms: Some(window.start_ms),
+        ..untimed.clone()
     };
     let all = tickets(frames, &untimed);
     let created = window.counts(all.clone(), "created_ms", lit(true))?;

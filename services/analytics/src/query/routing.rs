@@ -64,7 +64,7 @@ fn pool_rows(lf: LazyFrame, filters: &Filters) -> PolarsResult<Vec<Value>> {
         row["drill"] = json!({
             "tickets": f.echo(),
             "backlog": f.drill_with(&[("status", json!("queued"))]),
-            "held": f.drill_with(&[("status", json!("assigned"))]),
+            "held": f.drill_with(&[("held", json!(true))]),
             "reassigned": f.drill_with(&[("reassigned", json!(true))]),
             "breached": f.drill_with(&[("breached", json!("any"))]),
         });

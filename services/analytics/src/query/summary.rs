@@ -61,7 +61,7 @@ pub fn summary(frames: &Frames, filters: &Filters) -> PolarsResult<Value> {
 
     let drills = [
         ("open", json!({"open": true})),
-        ("held", json!({"status": "assigned"})),
+        ("held", json!({"held": true})),
         ("backlog", json!({"status": "queued"})),
         ("needs_review", json!({"needs_review": true})),
         ("awaiting_review", json!({"status": "needs_review"})),

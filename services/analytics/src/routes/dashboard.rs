@@ -63,6 +63,17 @@ where
     result
 }
 
+/// The filters of a report whose time window is set by its own parameter (`what`): `from` and
+/// `to` would narrow nothing there, so they are refused rather than ignored.
+fn untimed(filters: Filters, what: &str) -> Result<Filters, ApiError> {
+    if filters.from_ms.is_some() || filters.to_ms.is_some() {
+        return Err(ApiError::bad_request(format!(
+            "`from` and `to` do not apply here: {what} sets the time window"
+        )));
+    }
+    Ok(filters)
+}
+
 /// Reads the common filters and refuses anything else.
 fn filters_only(query: Pairs) -> Result<Filters, ApiError> {
     let mut p = params(query)?;
@@ -121,7 +132,7 @@ pub(super) async fn volume(
 ) -> Result<Json<Value>, ApiError> {
     let mut p = params(query)?;
     let now = Utc::now();
-    let f = p.filters(now)?;
+    let f = untimed(p.filters(now)?, "`period`")?;
     let period = p.choice("period", &["day", "week", "month"], "week")?;
     p.finish()?;
     run(&state, "tickets", move |frames| {
@@ -165,7 +176,7 @@ pub(super) async fn trends(
 ) -> Result<Json<Value>, ApiError> {
     let mut p = params(query)?;
     let now = Utc::now();
-    let f = p.filters(now)?;
+    let f = untimed(p.filters(now)?, "`days`")?;
     let days = p
         .parse::<i64>("days", "a whole number of days from 1 to 365")?
         .unwrap_or(14);
@@ -296,6 +307,7 @@ fn drill(p: &mut Params, now: chrono::DateTime<Utc>) -> Result<Drill, ApiError> 
     Ok(Drill {
         status,
         open: yes_no(p, "open")?,
+        held: yes_no(p, "held")?,
         method: p.text("method"),
         needs_review: yes_no(p, "needs_review")?,
         overridden: yes_no(p, "overridden")?,

@@ -87,6 +87,8 @@ pub struct DrillParams {
     status: Option<TicketStatus>,
     /// Not yet resolved, closed or cancelled (`true`), or finished (`false`).
     open: Option<bool>,
+    /// With an expert: assigned or accepted (`true`), or not (`false`).
+    held: Option<bool>,
     /// How the category was decided: `llm`, `embedding`, `keyword`, `human`.
     method: Option<String>,
     needs_review: Option<bool>,
