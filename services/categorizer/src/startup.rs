@@ -150,21 +150,30 @@ impl Application {
         let server = tokio::spawn(http::serve(self.listener, router, shutdown.clone()));
         if let Some(trainer) = self.trainer {
             // The first model is trained before work is taken, so the chain is complete from the
-            // first ticket; it takes seconds when the stored examples' embeddings are reused.
-            // Until a training works, keywords decide and training is retried.
-            let mut delay = Duration::from_secs(5);
-            while let Err(e) = trainer.retrain().await {
-                tracing::error!(error = %e, "training the local model failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(delay) => {}
+            // first ticket; it takes seconds when the stored examples' embeddings are reused. If
+            // that fails, work starts anyway (the LLM and keywords decide) and the training is
+            // retried in the background until it works.
+            let debounce = Duration::from_millis(self.config.retrain_debounce_ms);
+            let first = trainer.retrain().await;
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                if let Err(e) = first {
+                    tracing::error!(error = %e, "training the local model failed; keywords decide until a retraining works");
+                    let mut delay = Duration::from_secs(5);
+                    loop {
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        match trainer.retrain().await {
+                            Ok(()) => break,
+                            Err(e) => tracing::error!(error = %e, "training the local model failed; retrying"),
+                        }
+                        delay = (delay * 2).min(Duration::from_secs(60));
+                    }
                 }
-                delay = (delay * 2).min(Duration::from_secs(60));
-            }
-            tracker.spawn(trainer.follow_corrections(
-                Duration::from_millis(self.config.retrain_debounce_ms),
-                shutdown.clone(),
-            ));
+                trainer.follow_corrections(debounce, shutdown).await;
+            });
         }
         let options = ConsumerOptions {
             prefetch: self.config.prefetch,
