@@ -5,6 +5,7 @@
 //! as the last resort. Replicas share the queue; each keeps its own copy of the model.
 
 pub mod config;
+pub mod corrections;
 pub mod dataset;
 pub mod embedding_cache;
 pub mod evaluation;

@@ -6,8 +6,8 @@
 //! twice (after a crash between publish and ack) yields the same event, which downstream
 //! consumers drop.
 //!
-//! `ticket.recategorized`: a person's correction is stored as an example (once, by event id)
-//! and every replica is told to retrain.
+//! `ticket.recategorized`: a person's correction is stored as an example (once, by event id; a
+//! ticket keeps only its latest correction) and every replica is told to retrain.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,9 +23,10 @@ use sysops_contract::{
 use sysops_embedder::EmbeddingService;
 use sysops_platform::db::is_transient;
 
+use crate::corrections::{self, Correction, Stored};
 use crate::keywords::KeywordClassifier;
 use crate::llm::LlmCategorizer;
-use crate::local::{LocalModel, EXAMPLES_CHANNEL};
+use crate::local::LocalModel;
 
 /// Everything the categorizer decides with.
 pub struct Worker {
@@ -84,20 +85,22 @@ impl Worker {
                 let Some(text) = correction.data.text else {
                     return Err(HandleError::permanent("correction without the ticket text"));
                 };
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
-                sqlx::query("INSERT INTO examples (source, text, label, event_id) VALUES ('correction', $1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(&text)
-                    .bind(&correction.data.to)
-                    .bind(event.id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                sqlx::query("SELECT pg_notify($1, '')")
-                    .bind(EXAMPLES_CHANNEL)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                tx.commit().await.map_err(db_error)?;
+                let stored = corrections::store(
+                    &self.pool,
+                    &Correction {
+                        event_id: event.id,
+                        ticket_id: event.ticket_id,
+                        text: &text,
+                        label: &correction.data.to,
+                        at: event.occurred_at,
+                    },
+                )
+                .await
+                .map_err(db_error)?;
+                if stored == Stored::Nothing {
+                    tracing::info!(to = %correction.data.to, "correction already stored or superseded");
+                    return Ok(());
+                }
                 metrics::counter!("categorizer_corrections_total").increment(1);
                 tracing::info!(to = %correction.data.to, "correction stored; replicas will retrain");
                 Ok(())

@@ -73,3 +73,63 @@ async fn replicas_of_different_embedding_models_each_train_on_every_example() {
     pool.close().await;
     env.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_ticket_keeps_only_its_latest_correction() {
+    use chrono::{Duration, Utc};
+    use sysops_categorizer::corrections::{self, Correction, Stored};
+    use uuid::Uuid;
+
+    let env = TestEnv::new().await;
+    let pool = env
+        .migrated_pool(sysops_categorizer::SCHEMA, sysops_categorizer::migrator())
+        .await;
+    let (ticket, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let t0 = Utc::now();
+    let correction = |label: &'static str, ticket: Uuid, minutes: i64| Correction {
+        event_id: Uuid::now_v7(),
+        ticket_id: Some(ticket),
+        text: "Printer jams on every page",
+        label,
+        at: t0 + Duration::minutes(minutes),
+    };
+    let labels = || async {
+        let mut found = sqlx::query_scalar::<_, String>(
+            "SELECT label || ':' || ticket_id FROM examples WHERE source = 'correction'",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("the corrections");
+        found.sort();
+        found
+    };
+
+    let first = correction("networking", ticket, 1);
+    assert_eq!(
+        corrections::store(&pool, &first).await.expect("stored"),
+        Stored::Learned
+    );
+    let of_other = correction("printers", other, 1);
+    corrections::store(&pool, &of_other).await.expect("stored");
+    let second = correction("printers", ticket, 2);
+    assert_eq!(
+        corrections::store(&pool, &second).await.expect("stored"),
+        Stored::Learned
+    );
+    let mut expected = vec![format!("printers:{other}"), format!("printers:{ticket}")];
+    expected.sort();
+    assert_eq!(labels().await, expected);
+
+    // The first one redelivered, and one older than the latest arriving late: nothing changes.
+    assert_eq!(
+        corrections::store(&pool, &first).await.expect("handled"),
+        Stored::Nothing
+    );
+    let late = correction("smart_home", ticket, 0);
+    assert_eq!(
+        corrections::store(&pool, &late).await.expect("handled"),
+        Stored::Nothing
+    );
+    assert_eq!(labels().await, expected);
+    env.cleanup().await;
+}
