@@ -63,6 +63,17 @@ impl Gateway {
         answer(self.http.get(self.url(path)).bearer_auth(token)).await
     }
 
+    /// PATCHes `body` with a bearer token; the status and the JSON body (or null).
+    async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        answer(
+            self.http
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(&body),
+        )
+        .await
+    }
+
     async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
         self.post(
             "/api/auth/login",
@@ -367,15 +378,14 @@ async fn admins_create_and_disable_accounts_and_a_disabled_account_is_signed_out
 
     let id = created["id"].as_str().expect("an id");
     // Linked to another roster entry: tokens naming the old one stop working.
-    let response = gw
-        .http
-        .patch(gw.url(&format!("/api/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({ "expert_id": uuid::Uuid::now_v7() }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = gw
+        .patch(
+            &format!("/api/users/{id}"),
+            &admin,
+            json!({ "expert_id": uuid::Uuid::now_v7() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = gw.get("/api/auth/me", &expert).await;
     assert_eq!(
         status,
@@ -385,15 +395,14 @@ async fn admins_create_and_disable_accounts_and_a_disabled_account_is_signed_out
     let (_, signed_in) = gw.login("eng@example.com", "engineer password").await;
     let expert = token_of(&signed_in);
 
-    let response = gw
-        .http
-        .patch(gw.url(&format!("/api/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({ "disabled": true }))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = gw
+        .patch(
+            &format!("/api/users/{id}"),
+            &admin,
+            json!({ "disabled": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = gw.get("/api/auth/me", &expert).await;
     assert_eq!(
         status,
@@ -416,16 +425,14 @@ async fn an_admin_cannot_lock_themselves_out() {
     let (_, me) = gw.get("/api/auth/me", &admin).await;
     let id = me["id"].as_str().expect("an id");
 
-    let response = gw
-        .http
-        .patch(gw.url(&format!("/api/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({ "role": "customer" }))
-        .send()
-        .await
-        .expect("sent");
-
-    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let (status, body) = gw
+        .patch(
+            &format!("/api/users/{id}"),
+            &admin,
+            json!({ "role": "customer" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     gw.stop().await;
 }
 

@@ -64,19 +64,11 @@ async fn request_for(w: &World, rule: &Rule, who: &str) -> (String, Option<Value
             let email = format!("{unique}@walk.example");
             let role = if who == "anyone" { "customer" } else { who };
             let expert_id = (role == "expert").then_some(w.spare_expert);
-            let (status, body) = w
-                .call(
-                    Method::POST,
-                    "/api/users",
-                    "admin",
-                    Some(json!({ "email": email, "password": PASSWORD, "role": role, "expert_id": expert_id })),
-                )
-                .await;
-            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let token = w.new_account(&email, role, expert_id).await;
             (
                 fill(&""),
                 Some(json!({ "current_password": PASSWORD, "new_password": "walked the table" })),
-                Some(w.sign_in(&email, PASSWORD).await),
+                Some(token),
             )
         }
         ("POST", "/api/users") => (

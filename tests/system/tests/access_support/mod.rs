@@ -82,17 +82,9 @@ impl World {
             ("expert", "expert", Some(world.expert)),
             ("stranger-expert", "expert", Some(world.spare_expert)),
         ] {
-            let email = format!("{key}@walk.example");
-            let (status, body) = world
-                .call(
-                    Method::POST,
-                    "/api/users",
-                    "admin",
-                    Some(json!({ "email": email, "password": PASSWORD, "role": role, "expert_id": expert_id })),
-                )
+            let token = world
+                .new_account(&format!("{key}@walk.example"), role, expert_id)
                 .await;
-            assert_eq!(status, StatusCode::CREATED, "{body}");
-            let token = world.sign_in(&email, PASSWORD).await;
             world.tokens.insert(key, token);
         }
         for key in ["customer", "stranger-customer"] {
@@ -115,6 +107,17 @@ impl World {
                 .insert(key, body["access_token"].as_str().expect("a token").into());
         }
         world
+    }
+
+    /// An account made by the admin, with the walk's password; its access token.
+    pub async fn new_account(&self, email: &str, role: &str, expert_id: Option<Uuid>) -> String {
+        let body =
+            json!({ "email": email, "password": PASSWORD, "role": role, "expert_id": expert_id });
+        let (status, body) = self
+            .call(Method::POST, "/api/users", "admin", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.sign_in(email, PASSWORD).await
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
