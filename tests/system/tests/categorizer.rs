@@ -1,4 +1,5 @@
-//! Categorizer replicas on one queue, and learning from corrections in every replica.
+//! Categorizer replicas on one queue, learning from corrections in every replica, and a replica
+//! that cannot train its model working on without it.
 
 use std::time::Duration;
 
@@ -158,5 +159,75 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
         assert_eq!(t["method"], "embedding");
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_replica_whose_training_fails_categorizes_by_keywords_and_trains_once_it_can() {
+    let env = TestEnv::new().await;
+    let service_env = env.service_env();
+    let tickets = ServiceProcess::start("tickets", &service_env)
+        .await
+        .expect("tickets");
+    let _routing = ServiceProcess::start("routing", &service_env)
+        .await
+        .expect("routing");
+    let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
+    let base = tickets.url();
+
+    // A first replica makes the categorizer's tables and stores the taxonomy's examples.
+    let mut first = ServiceProcess::start("categorizer", &service_env)
+        .await
+        .expect("categorizer");
+    let url = first.url();
+    wait_for("the first replica trained", SETTLE, || {
+        metric(&http, &url, "categorizer_training_examples")
+    })
+    .await
+    .expect("trained");
+    first.kill().await;
+
+    // The examples' vectors are gone and storing them fails, so the next replica cannot train.
+    let db = env.pool("categorizer").await;
+    for statement in [
+        "DELETE FROM example_vectors",
+        "CREATE FUNCTION refuse_vectors() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'vectors refused by the test'; END $$",
+        "CREATE TRIGGER refuse_vectors BEFORE INSERT ON example_vectors \
+         FOR EACH ROW EXECUTE FUNCTION refuse_vectors()",
+    ] {
+        sqlx::query(statement).execute(&db).await.expect(statement);
+    }
+    let replica = ServiceProcess::start("categorizer", &service_env)
+        .await
+        .expect("categorizer");
+    let (title, description) = sample_ticket(1);
+    let id = submit_ticket(&http, &base, &title, &description)
+        .await
+        .expect("accepted");
+    let t = wait_for_categorized_ticket(&http, &base, id, &["queued", "needs_review"])
+        .await
+        .expect("categorized while the model cannot be trained");
+    assert_eq!(t["method"], "keyword", "{t}");
+
+    // Storing works again: the training is retried and the model decides.
+    sqlx::query("DROP TRIGGER refuse_vectors ON example_vectors")
+        .execute(&db)
+        .await
+        .expect("trigger dropped");
+    let url = replica.url();
+    wait_for("the replica trained on a retry", SETTLE, || {
+        metric(&http, &url, "categorizer_training_examples")
+    })
+    .await
+    .expect("trained once it could");
+    let id = submit_ticket(&http, &base, &title, &description)
+        .await
+        .expect("accepted");
+    let t = wait_for_categorized_ticket(&http, &base, id, &["queued", "needs_review"])
+        .await
+        .expect("categorized");
+    assert_eq!(t["method"], "embedding", "{t}");
+    db.close().await;
     env.cleanup().await;
 }
