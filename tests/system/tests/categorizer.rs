@@ -15,16 +15,23 @@ async fn categorized(http: &reqwest::Client, base: &str) -> i64 {
     count_status(http, base, "queued").await + count_status(http, base, "needs_review").await
 }
 
+/// The tickets and routing services, which a ticket passes through before and after the
+/// categorizer.
+async fn tickets_and_routing(service_env: &[(String, String)]) -> (ServiceProcess, ServiceProcess) {
+    let tickets = ServiceProcess::start("tickets", service_env)
+        .await
+        .expect("tickets");
+    let routing = ServiceProcess::start("routing", service_env)
+        .await
+        .expect("routing");
+    (tickets, routing)
+}
+
 #[tokio::test]
 async fn three_replicas_categorize_a_thousand_tickets_once_each_even_when_one_is_killed() {
     let env = TestEnv::new().await;
     let service_env = env.service_env();
-    let tickets = ServiceProcess::start("tickets", &service_env)
-        .await
-        .expect("tickets");
-    let _routing = ServiceProcess::start("routing", &service_env)
-        .await
-        .expect("routing");
+    let (tickets, _routing) = tickets_and_routing(&service_env).await;
     let mut replicas = Vec::new();
     for _ in 0..3 {
         replicas.push(
@@ -87,12 +94,7 @@ async fn three_replicas_categorize_a_thousand_tickets_once_each_even_when_one_is
 async fn a_correction_is_learned_by_every_replica_without_a_restart() {
     let env = TestEnv::new().await;
     let service_env = env.service_env();
-    let tickets = ServiceProcess::start("tickets", &service_env)
-        .await
-        .expect("tickets");
-    let _routing = ServiceProcess::start("routing", &service_env)
-        .await
-        .expect("routing");
+    let (tickets, _routing) = tickets_and_routing(&service_env).await;
     let replicas = [
         ServiceProcess::start("categorizer", &service_env)
             .await
@@ -166,12 +168,7 @@ async fn a_correction_is_learned_by_every_replica_without_a_restart() {
 async fn a_replica_whose_training_fails_categorizes_by_keywords_and_trains_once_it_can() {
     let env = TestEnv::new().await;
     let service_env = env.service_env();
-    let tickets = ServiceProcess::start("tickets", &service_env)
-        .await
-        .expect("tickets");
-    let _routing = ServiceProcess::start("routing", &service_env)
-        .await
-        .expect("routing");
+    let (tickets, _routing) = tickets_and_routing(&service_env).await;
     let http = sysops_testkit::auth::client_of(sysops_platform::auth::Role::Admin);
     let base = tickets.url();
 
