@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, Executor, PgPool};
+use sysops_bus::HandleError;
 
 /// Why the database could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -92,17 +93,17 @@ pub async fn connect_and_migrate(
     Ok(pool)
 }
 
-/// Whether an error means the database could not be reached or the statement could be
-/// retried, as opposed to the statement being wrong for the data.
+/// Whether a failed statement may pass when tried again later: the database could not be
+/// reached, was shutting down or failing over (read-only), ran out of resources, or the
+/// transaction lost a race or waited too long for a lock.
+///
+/// Only an error in the statement or its data is permanent (see [`is_permanent_code`]). An
+/// SQLSTATE class not named there counts as transient: a message retried in vain still ends in
+/// its dead-letter queue at the delivery limit, while a good message dead-lettered at once needs
+/// a person to replay it.
 pub fn is_transient(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(db) => {
-            // Class 40 (transaction rollback: serialization, deadlock), 53 (resources),
-            // 57 (operator intervention: shutdown), 08 (connection).
-            db.code()
-                .map(|c| ["40", "53", "57", "08"].iter().any(|p| c.starts_with(p)))
-                .unwrap_or(false)
-        }
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| !is_permanent_code(&c)),
         sqlx::Error::Io(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
@@ -110,5 +111,45 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::Tls(_) => true,
         _ => false,
+    }
+}
+
+/// SQLSTATE classes that say the statement or its data is wrong, so that the same statement
+/// fails the same way every time: 0A (feature not supported), 21 (cardinality), 22 (data
+/// exception), 23 (integrity constraint), 42 (syntax or access rule), 44 (check option),
+/// 54 (program limit) and P0 (raised by PL/pgSQL).
+pub fn is_permanent_code(sqlstate: &str) -> bool {
+    ["0A", "21", "22", "23", "42", "44", "54", "P0"]
+        .iter()
+        .any(|class| sqlstate.starts_with(class))
+}
+
+/// A failed statement as a message handler's error: transient ones are retried, the rest
+/// dead-lettered.
+pub fn handle_error(e: sqlx::Error) -> HandleError {
+    if is_transient(&e) {
+        HandleError::transient(e)
+    } else {
+        HandleError::permanent(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_permanent_code;
+
+    #[test]
+    fn only_errors_in_the_statement_or_its_data_are_permanent() {
+        // Unique violation, invalid text, undefined table, raised by a trigger.
+        for code in ["23505", "22P02", "42P01", "P0001"] {
+            assert!(is_permanent_code(code), "{code}");
+        }
+        // Serialization failure, read-only after a failover, lock timeout, I/O error,
+        // connection lost, too many connections, admin shutdown, internal error.
+        for code in [
+            "40001", "25006", "55P03", "58030", "08006", "53300", "57P01", "XX000",
+        ] {
+            assert!(!is_permanent_code(code), "{code}");
+        }
     }
 }

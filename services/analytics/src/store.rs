@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use sysops_bus::{DeadLetter, HandleError, Incoming};
 use sysops_contract::{EventType, RawEnvelope};
-use sysops_platform::db::is_transient;
+use sysops_platform::db::handle_error;
 
 use crate::frames::Live;
 use crate::model::{DeadLetterRow, Event, Model};
@@ -29,14 +29,6 @@ pub struct StoredEvent {
     pub occurred_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     pub data: serde_json::Value,
-}
-
-fn handle_error(err: sqlx::Error) -> HandleError {
-    if is_transient(&err) {
-        HandleError::transient(err)
-    } else {
-        HandleError::permanent(err)
-    }
 }
 
 /// Stores delivered events in one statement and teaches the model those that are new; a

@@ -21,7 +21,7 @@ use sysops_contract::{
     TicketRecategorized,
 };
 use sysops_embedder::EmbeddingService;
-use sysops_platform::db::is_transient;
+use sysops_platform::db::handle_error;
 
 use crate::corrections::{self, Correction, Stored};
 use crate::keywords::KeywordClassifier;
@@ -46,14 +46,6 @@ pub struct Worker {
     pub embeddings: Option<EmbeddingService>,
     /// The latest trained local model, if training has finished once.
     pub local: watch::Receiver<Option<Arc<LocalModel>>>,
-}
-
-fn db_error(e: sqlx::Error) -> HandleError {
-    if is_transient(&e) {
-        HandleError::transient(e)
-    } else {
-        HandleError::permanent(e)
-    }
 }
 
 impl Worker {
@@ -96,7 +88,7 @@ impl Worker {
                     },
                 )
                 .await
-                .map_err(db_error)?;
+                .map_err(handle_error)?;
                 if stored == Stored::Nothing {
                     tracing::info!(to = %correction.data.to, "correction already stored or superseded");
                     return Ok(());

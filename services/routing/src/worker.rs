@@ -16,7 +16,7 @@ use sysops_contract::{
     EventType, LifecycleMove, RawEnvelope, TicketCategorized, TicketEscalated, TicketRecategorized,
     TicketUnassigned,
 };
-use sysops_platform::db::is_transient;
+use sysops_platform::db::handle_error;
 use sysops_platform::inbox;
 
 use crate::engine::{Engine, Origin};
@@ -33,14 +33,6 @@ pub struct Worker {
     pub engine: Engine,
 }
 
-fn db_error(e: sqlx::Error) -> HandleError {
-    if is_transient(&e) {
-        HandleError::transient(e)
-    } else {
-        HandleError::permanent(e)
-    }
-}
-
 type Tx<'a> = Transaction<'a, Postgres>;
 
 impl Worker {
@@ -48,11 +40,11 @@ impl Worker {
     /// (nothing of it is committed); the consumer then handles each event alone.
     #[tracing::instrument(skip_all, fields(events = batch.len()))]
     pub async fn handle(&self, batch: Vec<Incoming>) -> Result<(), HandleError> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let mut tx = self.pool.begin().await.map_err(handle_error)?;
         let envelopes = batch.iter().map(|i| &i.envelope).collect();
         let mut events: Vec<&RawEnvelope> = inbox::first_seen(&mut tx, envelopes, |e| e.id)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         // Expert changes are applied (and their backlog drained) by the request that made
         // them; the event is for other services.
         events.retain(|e| e.event_type != EventType::ExpertChanged);
@@ -79,7 +71,7 @@ impl Worker {
                 .collect();
             Prepared::lock(&mut tx, &create, &tickets, &pools)
                 .await
-                .map_err(db_error)?
+                .map_err(handle_error)?
         } else {
             Prepared::default()
         };
@@ -89,7 +81,7 @@ impl Worker {
                 .instrument(span)
                 .await?;
         }
-        self.engine.outbox.commit(tx).await.map_err(db_error)
+        self.engine.outbox.commit(tx).await.map_err(handle_error)
     }
 
     async fn apply(
@@ -135,7 +127,7 @@ impl Worker {
     ) -> Result<(), HandleError> {
         let c: TicketCategorized = payload(event)?;
         let pool = self.pool_of(&c.category)?;
-        let mut route = prep.route_or_create(tx, id).await.map_err(db_error)?;
+        let mut route = prep.route_or_create(tx, id).await.map_err(handle_error)?;
         if !matches!(route.status.as_str(), "new" | "review") {
             tracing::debug!(status = %route.status, "late categorization; the route has moved on");
             return Ok(());
@@ -149,13 +141,13 @@ impl Worker {
         route.pool = Some(pool.clone());
         if c.needs_review {
             route.status = "review".into();
-            return routes::save(tx, &route).await.map_err(db_error);
+            return routes::save(tx, &route).await.map_err(handle_error);
         }
-        prep.lock_pools(tx, &[pool]).await.map_err(db_error)?;
+        prep.lock_pools(tx, &[pool]).await.map_err(handle_error)?;
         self.engine
             .place(tx, &mut route, Origin::Event(event), &mut prep.view)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         Ok(())
     }
 
@@ -168,24 +160,24 @@ impl Worker {
     ) -> Result<(), HandleError> {
         let r: TicketRecategorized = payload(event)?;
         let pool = self.pool_of(&r.to)?;
-        let mut route = prep.route_or_create(tx, id).await.map_err(db_error)?;
+        let mut route = prep.route_or_create(tx, id).await.map_err(handle_error)?;
         if route.status == "done" {
             return Ok(());
         }
-        let open = prep.open_for(tx, id).await.map_err(db_error)?;
+        let open = prep.open_for(tx, id).await.map_err(handle_error)?;
         let freed = open
             .as_ref()
             .map(|o| o.expert_pools.clone())
             .unwrap_or_default();
         let mut locks = freed.clone();
         locks.push(pool.clone());
-        prep.lock_pools(tx, &locks).await.map_err(db_error)?;
+        prep.lock_pools(tx, &locks).await.map_err(handle_error)?;
         let origin = Origin::Event(event);
         if let Some(open) = &open {
             self.engine
                 .close_open(tx, open, "moved", None, &mut prep.view)
                 .await
-                .map_err(db_error)?;
+                .map_err(handle_error)?;
             let data = TicketUnassigned {
                 expert_id: open.expert_id,
                 reason: format!("the category changed to {}", r.to),
@@ -194,7 +186,7 @@ impl Worker {
             self.engine
                 .emit(tx, origin, id, EventType::TicketUnassigned, data)
                 .await
-                .map_err(db_error)?;
+                .map_err(handle_error)?;
         }
         route.category = Some(r.to.clone());
         route.pool = Some(pool);
@@ -209,11 +201,11 @@ impl Worker {
         self.engine
             .place(tx, &mut route, origin, &mut prep.view)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         self.engine
             .drain_all(tx, &freed, origin, &mut prep.view)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         Ok(())
     }
 
@@ -225,11 +217,11 @@ impl Worker {
         event: &RawEnvelope,
     ) -> Result<(), HandleError> {
         let m: LifecycleMove = payload(event)?;
-        let Some(mut route) = prep.route(tx, id).await.map_err(db_error)? else {
+        let Some(mut route) = prep.route(tx, id).await.map_err(handle_error)? else {
             tracing::warn!("rejected ticket unknown to routing");
             return Ok(());
         };
-        let open = prep.open_for(tx, id).await.map_err(db_error)?;
+        let open = prep.open_for(tx, id).await.map_err(handle_error)?;
         let Some(open) = open.filter(|o| m.assignee.is_none_or(|a| a == o.expert_id)) else {
             tracing::info!("rejection of an assignment that is no longer open; nothing to do");
             return Ok(());
@@ -238,11 +230,11 @@ impl Worker {
         let pool = route.pool.clone().unwrap_or_else(|| open.pool.clone());
         let mut locks = freed.clone();
         locks.push(pool.clone());
-        prep.lock_pools(tx, &locks).await.map_err(db_error)?;
+        prep.lock_pools(tx, &locks).await.map_err(handle_error)?;
         self.engine
             .close_open(tx, &open, "rejected", None, &mut prep.view)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         if !route.excluded.contains(&open.expert_id) {
             route.excluded.push(open.expert_id);
         }
@@ -253,12 +245,12 @@ impl Worker {
         });
         routes::record_decision(tx, event.id, &route, "rejected", detail)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         metrics::counter!("routing_rejections_total", "pool" => pool.clone()).increment(1);
         let origin = Origin::Event(event);
         if route.rejections >= i32::try_from(self.engine.max_rejections).unwrap_or(i32::MAX) {
             route.status = "escalated".into();
-            routes::save(tx, &route).await.map_err(db_error)?;
+            routes::save(tx, &route).await.map_err(handle_error)?;
             let data = TicketEscalated {
                 pool,
                 rejections: u32::try_from(route.rejections).unwrap_or(0),
@@ -273,10 +265,10 @@ impl Worker {
                 .engine
                 .emit(tx, origin, id, EventType::TicketEscalated, data)
                 .await
-                .map_err(db_error)?;
+                .map_err(handle_error)?;
             routes::record_decision(tx, out.id, &route, "escalated", detail)
                 .await
-                .map_err(db_error)?;
+                .map_err(handle_error)?;
             metrics::counter!("routing_escalations_total").increment(1);
         } else {
             // Back through the pool; `excluded` keeps every rejecting expert away.
@@ -284,12 +276,12 @@ impl Worker {
             self.engine
                 .place(tx, &mut route, origin, &mut prep.view)
                 .await
-                .map_err(db_error)?;
+                .map_err(handle_error)?;
         }
         self.engine
             .drain_all(tx, &freed, origin, &mut prep.view)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         Ok(())
     }
 
@@ -301,7 +293,7 @@ impl Worker {
         event: &RawEnvelope,
     ) -> Result<(), HandleError> {
         let m: LifecycleMove = payload(event)?;
-        let mut route = prep.route_or_create(tx, id).await.map_err(db_error)?;
+        let mut route = prep.route_or_create(tx, id).await.map_err(handle_error)?;
         if route.status == "done" {
             // Handled after the ticket's resolution (events of one ticket can be handled
             // concurrently, and a broker outage delivers them in one burst): the work is over,
@@ -309,10 +301,10 @@ impl Worker {
             tracing::debug!("acceptance of a finished ticket; nothing to do");
             return Ok(());
         }
-        let open = prep.open_for(tx, id).await.map_err(db_error)?;
+        let open = prep.open_for(tx, id).await.map_err(handle_error)?;
         match (&open, m.assignee) {
             (Some(o), who) if who.is_none_or(|w| w == o.expert_id) && o.status == "assigned" => {
-                assignments::accept(tx, o.id).await.map_err(db_error)?;
+                assignments::accept(tx, o.id).await.map_err(handle_error)?;
             }
             (Some(o), who) if who.is_none_or(|w| w == o.expert_id) => {}
             (_, Some(who)) => {
@@ -324,17 +316,17 @@ impl Worker {
                     freed = o.expert_pools.clone();
                     locks.extend(freed.iter().cloned());
                 }
-                prep.lock_pools(tx, &locks).await.map_err(db_error)?;
+                prep.lock_pools(tx, &locks).await.map_err(handle_error)?;
                 if let Some(o) = &open {
                     self.engine
                         .close_open(tx, o, "moved", None, &mut prep.view)
                         .await
-                        .map_err(db_error)?;
+                        .map_err(handle_error)?;
                 }
                 // The expert's load changes outside what the view follows.
                 prep.view.forget();
                 if let Some((load, capacity)) =
-                    experts::force_slot(tx, who).await.map_err(db_error)?
+                    experts::force_slot(tx, who).await.map_err(handle_error)?
                 {
                     if load > capacity {
                         tracing::warn!(expert_id = %who, load, capacity, "an acceptance took an expert over capacity");
@@ -343,22 +335,22 @@ impl Worker {
                     let pool = route.pool.clone().unwrap_or_default();
                     assignments::open(tx, id, who, &pool, route.attempts + 1, "accepted", None)
                         .await
-                        .map_err(db_error)?;
+                        .map_err(handle_error)?;
                     route.attempts += 1;
                 }
                 route.status = "accepted".into();
-                routes::save(tx, &route).await.map_err(db_error)?;
+                routes::save(tx, &route).await.map_err(handle_error)?;
                 let origin = Origin::Event(event);
                 self.engine
                     .drain_all(tx, &freed, origin, &mut prep.view)
                     .await
-                    .map_err(db_error)?;
+                    .map_err(handle_error)?;
                 return Ok(());
             }
             _ => {}
         }
         route.status = "accepted".into();
-        routes::save(tx, &route).await.map_err(db_error)
+        routes::save(tx, &route).await.map_err(handle_error)
     }
 
     async fn on_finished(
@@ -368,8 +360,8 @@ impl Worker {
         id: Uuid,
         event: &RawEnvelope,
     ) -> Result<(), HandleError> {
-        let mut route = prep.route_or_create(tx, id).await.map_err(db_error)?;
-        let open = prep.open_for(tx, id).await.map_err(db_error)?;
+        let mut route = prep.route_or_create(tx, id).await.map_err(handle_error)?;
+        let open = prep.open_for(tx, id).await.map_err(handle_error)?;
         let finishing = route.status != "done";
         if finishing {
             route.status = "done".into();
@@ -377,20 +369,20 @@ impl Worker {
         }
         let Some(o) = &open else {
             if finishing {
-                routes::save(tx, &route).await.map_err(db_error)?;
+                routes::save(tx, &route).await.map_err(handle_error)?;
             }
             return Ok(());
         };
         prep.lock_pools(tx, &o.expert_pools)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         // Only pools with a backlog can use the freed unit (usually none, when the experts
         // keep up): the others are not read at all.
         let backlogged = self
             .engine
             .close_open(tx, o, "done", finishing.then_some(&route), &mut prep.view)
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         self.engine
             .drain_freed(
                 tx,
@@ -400,7 +392,7 @@ impl Worker {
                 &mut prep.view,
             )
             .await
-            .map_err(db_error)?;
+            .map_err(handle_error)?;
         Ok(())
     }
 }

@@ -10,34 +10,26 @@ use sysops_contract::{
     EventType, RawEnvelope, TicketAssigned, TicketCategorized, TicketEscalated, TicketQueued,
     TicketStatus, TicketUnassigned,
 };
-use sysops_platform::db::is_transient;
+use sysops_platform::db::handle_error;
 use sysops_platform::inbox;
 
 use crate::domain::lifecycle::{in_pipeline, pipeline_status};
 use crate::store::{Store, Ticket};
 
-fn db_error(e: sqlx::Error) -> HandleError {
-    if is_transient(&e) {
-        HandleError::transient(e)
-    } else {
-        HandleError::permanent(e)
-    }
-}
-
 /// Applies a batch of pipeline events. A permanent failure of any event fails the whole batch
 /// (nothing of it is committed); the consumer then handles each event alone.
 #[tracing::instrument(skip_all, fields(events = batch.len()))]
 pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleError> {
-    let mut tx = store.begin().await.map_err(db_error)?;
+    let mut tx = store.begin().await.map_err(handle_error)?;
     let envelopes = batch.iter().map(|i| &i.envelope).collect();
     let events: Vec<&RawEnvelope> = inbox::first_seen(&mut tx, envelopes, |e| e.id)
         .await
-        .map_err(db_error)?;
+        .map_err(handle_error)?;
     if events.len() < batch.len() {
         tracing::debug!(again = batch.len() - events.len(), "events already handled");
     }
     if events.is_empty() {
-        return tx.commit().await.map_err(db_error);
+        return tx.commit().await.map_err(handle_error);
     }
     let ticket_ids = events
         .iter()
@@ -46,7 +38,7 @@ pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleErr
     let mut tickets = store
         .lock_all(&mut tx, &ticket_ids)
         .await
-        .map_err(db_error)?;
+        .map_err(handle_error)?;
     let now = Utc::now();
     for (event, &ticket_id) in events.iter().zip(&ticket_ids) {
         let ticket = tickets
@@ -58,12 +50,12 @@ pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleErr
     store
         .update_all(&mut tx, tickets.values())
         .await
-        .map_err(db_error)?;
+        .map_err(handle_error)?;
     store
         .record_events(&mut tx, events.iter().copied())
         .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+        .map_err(handle_error)?;
+    tx.commit().await.map_err(handle_error)?;
     for event in &events {
         metrics::counter!("tickets_pipeline_events_total", "type" => event.event_type.routing_key())
             .increment(1);
