@@ -3,8 +3,15 @@
 
 use std::collections::HashSet;
 
-use sqlx::{Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
+
+/// How long a handled event's id is kept. A copy of an event comes back soon after the first:
+/// the broker redelivers what a consumer took but had not acknowledged when its channel
+/// closed, and an outbox relay publishes a row again only if it stopped between publishing the
+/// row and recording that, until it or another replica runs again. A week covers a publisher
+/// stopped for days at that point.
+pub const RETENTION: &str = "7 days";
 
 /// Whether an event is seen for the first time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,4 +62,10 @@ pub async fn first_seen<T: Copy>(
         .filter(|(_, id)| fresh.contains(id) && seen.insert(*id))
         .map(|(e, _)| e)
         .collect())
+}
+
+/// Deletes the ids recorded more than [`RETENTION`] ago; how many were deleted.
+pub async fn prune(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let statement = format!("DELETE FROM inbox WHERE handled_at < now() - interval '{RETENTION}'");
+    Ok(sqlx::query(&statement).execute(pool).await?.rows_affected())
 }

@@ -22,10 +22,14 @@ use uuid::Uuid;
 use sysops_bus::Bus;
 use sysops_contract::RawEnvelope;
 
+use crate::inbox;
+
 /// Rows published per round trip.
 const BATCH: i64 = 256;
 /// Published rows are kept this long for inspection, then deleted.
 const RETENTION: &str = "1 day";
+/// How often the relay deletes old rows of the outbox and the inbox.
+const CLEANUP_EVERY: Duration = Duration::from_secs(600);
 
 /// Writes events into the outbox (the table in the schema of the pool's connections). Clones
 /// share the relay's wake-up.
@@ -104,14 +108,9 @@ impl Outbox {
                     }
                 }
             }
-            if last_cleanup.elapsed() > Duration::from_secs(600) {
+            if last_cleanup.elapsed() > CLEANUP_EVERY {
                 last_cleanup = tokio::time::Instant::now();
-                let q = format!(
-                    "DELETE FROM outbox WHERE published_at < now() - interval '{RETENTION}'"
-                );
-                if let Err(e) = sqlx::query(&q).execute(&pool).await {
-                    tracing::warn!(error = %e, "outbox cleanup failed");
-                }
+                prune(&pool).await;
             }
             // Sleep until a commit wakes the relay or the poll interval passes. A commit during
             // the drain left a permit, so its events are not missed.
@@ -186,4 +185,18 @@ pub async fn contains(pool: &PgPool, event_id: Uuid) -> Result<bool, sqlx::Error
         .bind(event_id)
         .fetch_one(pool)
         .await
+}
+
+/// Deletes published outbox rows older than [`RETENTION`] and inbox rows older than
+/// [`inbox::RETENTION`]. The relay runs in every process that keeps an inbox, so it does both.
+async fn prune(pool: &PgPool) {
+    let outbox = format!("DELETE FROM outbox WHERE published_at < now() - interval '{RETENTION}'");
+    match sqlx::query(&outbox).execute(pool).await {
+        Ok(done) => tracing::debug!(deleted = done.rows_affected(), "outbox pruned"),
+        Err(e) => tracing::warn!(error = %e, "outbox cleanup failed"),
+    }
+    match inbox::prune(pool).await {
+        Ok(deleted) => tracing::debug!(deleted, "inbox pruned"),
+        Err(e) => tracing::warn!(error = %e, "inbox cleanup failed"),
+    }
 }

@@ -1,5 +1,5 @@
 //! The outbox relay publishes an event as soon as the transaction that wrote it commits, woken
-//! by that commit rather than by its poll.
+//! by that commit rather than by its poll; the inbox keeps handled ids for a week.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use sysops_contract::{Envelope, EventType};
+use sysops_platform::inbox::{self, Seen};
 use sysops_platform::outbox::Outbox;
 use sysops_testkit::TestEnv;
 
@@ -57,6 +58,33 @@ async fn a_commit_wakes_the_relay_long_before_its_poll() {
 
     shutdown.cancel();
     relay.await.expect("the relay stops");
+    pool.close().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_inbox_forgets_ids_handled_more_than_a_week_ago() {
+    let env = TestEnv::new().await;
+    let pool = env.migrated_pool("inbox_test", Migrator::DEFAULT).await;
+    let (old, recent) = (Uuid::now_v7(), Uuid::now_v7());
+    sqlx::query(
+        "INSERT INTO inbox (event_id, handled_at) \
+         VALUES ($1, now() - interval '8 days'), ($2, now() - interval '6 days')",
+    )
+    .bind(old)
+    .bind(recent)
+    .execute(&pool)
+    .await
+    .expect("ids recorded");
+
+    assert_eq!(inbox::prune(&pool).await.expect("pruned"), 1);
+
+    let mut tx = pool.begin().await.expect("a transaction");
+    let recent_again = inbox::record(&mut tx, recent).await.expect("recorded");
+    let old_again = inbox::record(&mut tx, old).await.expect("recorded");
+    assert_eq!(recent_again, Seen::Again, "kept");
+    assert_eq!(old_again, Seen::First, "forgotten");
+    tx.rollback().await.expect("rolled back");
     pool.close().await;
     env.cleanup().await;
 }
