@@ -16,6 +16,10 @@ pub struct TicketUnassigned {
     pub reason: String,
     /// Who took it back (`routing` for the SLA clock, a manager's name otherwise).
     pub by: String,
+    /// The `attempt` of the `ticket.assigned` that made the assignment taken back. Absent from
+    /// events written before it was added; consumers then go by `expert_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
 }
 
 /// `ticket.escalated`: the ticket was rejected too often; a manager must decide

@@ -197,6 +197,7 @@ async fn take_back(pool: &PgPool, engine: &Engine, ticket_id: Uuid) -> Result<()
         expert_id: open.expert_id,
         reason: reason.clone(),
         by: "routing".into(),
+        attempt: u32::try_from(open.attempt).ok(),
     };
     let event = engine
         .emit(

@@ -182,6 +182,7 @@ impl Worker {
                 expert_id: open.expert_id,
                 reason: format!("the category changed to {}", r.to),
                 by: r.by.clone(),
+                attempt: u32::try_from(open.attempt).ok(),
             };
             self.engine
                 .emit(tx, origin, id, EventType::TicketUnassigned, data)

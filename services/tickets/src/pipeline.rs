@@ -104,19 +104,38 @@ fn apply(
         }
         EventType::TicketAssigned => {
             let a: TicketAssigned = payload(event)?;
-            if pipeline_status(current, event.event_type, false) == TicketStatus::Assigned {
+            let attempt = i32::try_from(a.attempt).unwrap_or(i32::MAX);
+            // Routing numbers a ticket's assignments in order, and events can arrive out of it
+            // (two relays, two consumers, a redelivery): an assignment no newer than the latest
+            // one applied, or than one already taken back, is history only.
+            stale = ticket
+                .assignment_attempt
+                .is_some_and(|latest| attempt <= latest);
+            if !stale && pipeline_status(current, event.event_type, false) == TicketStatus::Assigned
+            {
                 ticket.pool = Some(a.pool);
                 ticket.assignee = Some(a.expert_id);
                 ticket.assignee_name = Some(a.expert_name);
                 ticket.assigned_at = Some(now);
+                ticket.assignment_attempt = Some(attempt);
             }
         }
         EventType::TicketSlaBreached => {}
         EventType::TicketUnassigned => {
             let u: TicketUnassigned = payload(event)?;
-            // A late take-back of an older assignment must not clear a newer one, nor one the
-            // expert has accepted meanwhile (routing lets the acceptance win).
-            stale = current != TicketStatus::Assigned || ticket.assignee != Some(u.expert_id);
+            let attempt = u.attempt.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+            stale = current != TicketStatus::Assigned
+                || match (attempt, ticket.assignment_attempt) {
+                    // Taking back assignment n ends every older one too (a ticket has one open
+                    // assignment at a time), but not a newer one.
+                    (Some(n), Some(latest)) => n < latest,
+                    _ => ticket.assignee != Some(u.expert_id),
+                };
+            // Remembered even when stale: the assignment it takes back may arrive after it, and
+            // must then not apply. An accepted ticket stays (routing lets the acceptance win).
+            if let Some(n) = attempt {
+                ticket.assignment_attempt = ticket.assignment_attempt.max(Some(n));
+            }
             if !stale {
                 ticket.assignee = None;
                 ticket.assignee_name = None;

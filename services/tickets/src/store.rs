@@ -50,6 +50,11 @@ pub struct Ticket {
     pub categorized_at: Option<DateTime<Utc>>,
     pub assigned_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The `attempt` of the latest `ticket.assigned` or `ticket.unassigned` the pipeline
+    /// applied; routing numbers a ticket's assignments in order, so an older event arriving
+    /// later is history only. Bookkeeping, not shown.
+    #[serde(skip)]
+    pub assignment_attempt: Option<i32>,
 }
 
 impl Ticket {
@@ -186,7 +191,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         let mut c = TicketColumns::default();
         c.push(ticket);
-        let sql = format!("{}{UPDATE_TICKETS}", announcing(13));
+        let sql = format!("{}{UPDATE_TICKETS}", announcing(14));
         bind_event(c.bind(sqlx::query(&sql)), event)?
             .execute(&mut *tx)
             .await?;
@@ -321,7 +326,7 @@ fn push_filters<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a ListQuery) {
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
-/// Writes back the mutable fields of the tickets bound by [`TicketColumns::bind`] ($1 to $12).
+/// Writes back the mutable fields of the tickets bound by [`TicketColumns::bind`] ($1 to $13).
 ///
 /// Statements on a batch of tickets run unprepared (`persistent(false)`), so PostgreSQL plans
 /// each for its batch and the table's size at that moment. A prepared statement keeps the
@@ -333,12 +338,12 @@ const UPDATE_TICKETS: &str = "UPDATE tickets AS t SET status = u.status, categor
      confidence = u.confidence, method = u.method, needs_review = u.needs_review, \
      pool = u.pool, assignee = u.assignee, assignee_name = u.assignee_name, \
      updated_at = now(), categorized_at = u.categorized_at, assigned_at = u.assigned_at, \
-     resolved_at = u.resolved_at \
+     resolved_at = u.resolved_at, assignment_attempt = u.assignment_attempt \
      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::real[], $5::text[], $6::bool[], \
                  $7::text[], $8::uuid[], $9::text[], $10::timestamptz[], \
-                 $11::timestamptz[], $12::timestamptz[]) \
+                 $11::timestamptz[], $12::timestamptz[], $13::int[]) \
        AS u(id, status, category, confidence, method, needs_review, pool, assignee, \
-            assignee_name, categorized_at, assigned_at, resolved_at) \
+            assignee_name, categorized_at, assigned_at, resolved_at, assignment_attempt) \
      WHERE t.id = u.id";
 
 /// `WITH` clauses that add an event to the outbox and to its ticket's history, for a statement
@@ -400,10 +405,11 @@ struct TicketColumns {
     categorized_at: Vec<Option<DateTime<Utc>>>,
     assigned_at: Vec<Option<DateTime<Utc>>>,
     resolved_at: Vec<Option<DateTime<Utc>>>,
+    assignment_attempt: Vec<Option<i32>>,
 }
 
 impl TicketColumns {
-    /// Binds the columns as parameters $1 to $12 of [`UPDATE_TICKETS`].
+    /// Binds the columns as parameters $1 to $13 of [`UPDATE_TICKETS`].
     fn bind(self, query: Query<'_>) -> Query<'_> {
         query
             .bind(self.id)
@@ -418,6 +424,7 @@ impl TicketColumns {
             .bind(self.categorized_at)
             .bind(self.assigned_at)
             .bind(self.resolved_at)
+            .bind(self.assignment_attempt)
     }
 
     fn push(&mut self, t: &Ticket) {
@@ -433,5 +440,6 @@ impl TicketColumns {
         self.categorized_at.push(t.categorized_at);
         self.assigned_at.push(t.assigned_at);
         self.resolved_at.push(t.resolved_at);
+        self.assignment_attempt.push(t.assignment_attempt);
     }
 }

@@ -1,7 +1,7 @@
 //! The `tickets.pipeline` batch handler against a real database: events of one batch apply in
 //! delivery order, each event once, a batch that cannot be applied commits nothing, a late
-//! take-back does not undo an acceptance, and customers read the history without the help
-//! desk's workings.
+//! take-back does not undo an acceptance, an older assignment arriving late does not replace a
+//! newer one, and customers read the history without the help desk's workings.
 
 mod support;
 
@@ -34,15 +34,23 @@ fn categorized(ticket: Uuid, category: &str) -> Incoming {
     incoming(EventType::TicketCategorized, ticket, data)
 }
 
-fn assigned(ticket: Uuid, expert: Uuid) -> Incoming {
+fn queued(ticket: Uuid) -> Incoming {
+    let data = json!({"category": "printers", "pool": "printers", "reason": "no one has room"});
+    incoming(EventType::TicketQueued, ticket, data)
+}
+
+/// Routing's assignment number `attempt` of `ticket`, to `expert`.
+fn assigned(ticket: Uuid, expert: Uuid, attempt: u32) -> Incoming {
     let candidate = json!({"expert_id": expert, "name": "Ada", "score": 0.9, "note": "load 0/3"});
     let data = json!({"pool": "printers", "expert_id": expert, "expert_name": "Ada",
-        "attempt": 1, "decision": {"candidates": [candidate], "reason": "the only one"}});
+        "attempt": attempt, "decision": {"candidates": [candidate], "reason": "the only one"}});
     incoming(EventType::TicketAssigned, ticket, data)
 }
 
-fn unassigned(ticket: Uuid, expert: Uuid) -> Incoming {
-    let data = json!({"expert_id": expert, "reason": "not accepted in time", "by": "routing"});
+/// Routing took assignment number `attempt` back from `expert`.
+fn unassigned(ticket: Uuid, expert: Uuid, attempt: u32) -> Incoming {
+    let data = json!({"expert_id": expert, "reason": "not accepted in time", "by": "routing",
+        "attempt": attempt});
     incoming(EventType::TicketUnassigned, ticket, data)
 }
 
@@ -66,7 +74,7 @@ async fn a_batch_applies_each_event_once_in_delivery_order() {
     let batch = vec![
         first.clone(),
         categorized(b, "network"),
-        assigned(a, expert),
+        assigned(a, expert, 1),
         // A redelivery arriving in the same batch.
         first,
     ];
@@ -133,17 +141,23 @@ async fn a_take_back_that_arrives_after_the_acceptance_changes_nothing() {
     let store = Store::new(app.env.pool("tickets").await);
     let a = id_of(&app, "Printer jams").await;
     let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
-    pipeline::handle(&store, vec![categorized(a, "printers"), assigned(a, first)])
-        .await
-        .expect("the assignment applies");
+    pipeline::handle(
+        &store,
+        vec![categorized(a, "printers"), assigned(a, first, 1)],
+    )
+    .await
+    .expect("the assignment applies");
     let as_first = auth::client_as(&auth::expert(first));
     let path = format!("/api/tickets/{a}/accept");
     let (status, body) = call(&app, &as_first, Method::POST, &path, Some(json!({}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    pipeline::handle(&store, vec![unassigned(a, first), assigned(a, second)])
-        .await
-        .expect("the late events are handled");
+    pipeline::handle(
+        &store,
+        vec![unassigned(a, first, 1), assigned(a, second, 2)],
+    )
+    .await
+    .expect("the late events are handled");
     let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
     assert_eq!(t["status"], "accepted", "{t}");
     assert_eq!(t["assignee"], first.to_string(), "{t}");
@@ -164,6 +178,67 @@ async fn a_take_back_that_arrives_after_the_acceptance_changes_nothing() {
 }
 
 #[tokio::test]
+async fn assignments_arriving_out_of_order_leave_the_newest_in_place() {
+    // Routing's replicas relay their outboxes independently, and two pipeline consumers take
+    // batches side by side, so routing's events can arrive out of the order it made them in.
+    let app = App::spawn().await;
+    let store = Store::new(app.env.pool("tickets").await);
+    let (a, b) = (
+        id_of(&app, "Printer jams").await,
+        id_of(&app, "VPN down").await,
+    );
+    let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+
+    // `a` was taken back from `first` and given to `second`; the first assignment comes last.
+    let reassigned = vec![
+        categorized(a, "printers"),
+        unassigned(a, first, 1),
+        assigned(a, second, 2),
+    ];
+    pipeline::handle(&store, reassigned).await.expect("applied");
+    pipeline::handle(&store, vec![assigned(a, first, 1)])
+        .await
+        .expect("the late assignment is handled");
+    let (_, t) = app.get(&format!("/api/tickets/{a}")).await;
+    assert_eq!(t["status"], "assigned", "{t}");
+    assert_eq!(t["assignee"], second.to_string(), "{t}");
+    let history = app.history_types(a).await;
+    assert_eq!(
+        history.len(),
+        5,
+        "every event is in the history: {history:?}"
+    );
+
+    // `b` was taken back from `first` and put in the backlog; the assignment comes last.
+    let backlog = vec![
+        categorized(b, "printers"),
+        unassigned(b, first, 1),
+        queued(b),
+    ];
+    pipeline::handle(&store, backlog).await.expect("applied");
+    pipeline::handle(&store, vec![assigned(b, first, 1)])
+        .await
+        .expect("the late assignment is handled");
+    let (_, t) = app.get(&format!("/api/tickets/{b}")).await;
+    assert_eq!(t["status"], "queued", "{t}");
+    assert_eq!(t["assignee"], Value::Null, "{t}");
+
+    // A newer assignment still applies, and its take-back clears it.
+    pipeline::handle(&store, vec![assigned(b, second, 2)])
+        .await
+        .expect("applied");
+    let (_, t) = app.get(&format!("/api/tickets/{b}")).await;
+    assert_eq!(t["assignee"], second.to_string(), "{t}");
+    pipeline::handle(&store, vec![unassigned(b, second, 2)])
+        .await
+        .expect("applied");
+    let (_, t) = app.get(&format!("/api/tickets/{b}")).await;
+    assert_eq!(t["status"], "queued", "{t}");
+    assert_eq!(t["assignee"], Value::Null, "{t}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_customer_reads_what_happened_and_staff_read_the_whole_record() {
     let app = App::spawn().await;
     let store = Store::new(app.env.pool("tickets").await);
@@ -178,7 +253,7 @@ async fn a_customer_reads_what_happened_and_staff_read_the_whole_record() {
     let expert = Uuid::now_v7();
     pipeline::handle(
         &store,
-        vec![categorized(id, "printers"), assigned(id, expert)],
+        vec![categorized(id, "printers"), assigned(id, expert, 1)],
     )
     .await
     .expect("the events apply");

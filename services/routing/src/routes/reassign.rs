@@ -125,6 +125,7 @@ pub async fn reassign(
                 .clone()
                 .unwrap_or_else(|| "reassigned by a manager".into()),
             by: by.clone(),
+            attempt: u32::try_from(o.attempt).ok(),
         };
         engine
             .emit(

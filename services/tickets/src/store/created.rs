@@ -69,6 +69,7 @@ impl Created {
             categorized_at: None,
             assigned_at: None,
             resolved_at: None,
+            assignment_attempt: None,
         };
         let payload = TicketCreated {
             title: ticket.title.clone(),
