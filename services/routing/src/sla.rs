@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use sysops_contract::{EventType, SlaClock, TicketSlaBreached, TicketUnassigned};
+use sysops_contract::{EventType, SlaClock, TicketSlaBreached};
 
 use crate::domain::sla::clock_str;
 use crate::domain::ClockLimits;
@@ -193,12 +193,7 @@ async fn take_back(pool: &PgPool, engine: &Engine, ticket_id: Uuid) -> Result<()
         metrics::counter!("routing_sla_breaches_total", "clock" => "accept").increment(1);
     }
     let reason = "not accepted before the accept clock ran out".to_owned();
-    let data = TicketUnassigned {
-        expert_id: open.expert_id,
-        reason: reason.clone(),
-        by: "routing".into(),
-        attempt: u32::try_from(open.attempt).ok(),
-    };
+    let data = open.taken_back(reason.clone(), "routing".into());
     let event = engine
         .emit(
             &mut tx,

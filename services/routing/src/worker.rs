@@ -14,7 +14,6 @@ use uuid::Uuid;
 use sysops_bus::{payload, ticket_of, HandleError, Incoming};
 use sysops_contract::{
     EventType, LifecycleMove, RawEnvelope, TicketCategorized, TicketEscalated, TicketRecategorized,
-    TicketUnassigned,
 };
 use sysops_platform::db::handle_error;
 use sysops_platform::inbox;
@@ -178,12 +177,7 @@ impl Worker {
                 .close_open(tx, open, "moved", None, &mut prep.view)
                 .await
                 .map_err(handle_error)?;
-            let data = TicketUnassigned {
-                expert_id: open.expert_id,
-                reason: format!("the category changed to {}", r.to),
-                by: r.by.clone(),
-                attempt: u32::try_from(open.attempt).ok(),
-            };
+            let data = open.taken_back(format!("the category changed to {}", r.to), r.by.clone());
             self.engine
                 .emit(tx, origin, id, EventType::TicketUnassigned, data)
                 .await

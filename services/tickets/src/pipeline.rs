@@ -63,6 +63,11 @@ pub async fn handle(store: &Store, batch: Vec<Incoming>) -> Result<(), HandleErr
     Ok(())
 }
 
+/// An event's assignment `attempt` as the `tickets.assignment_attempt` column holds it.
+fn attempt_number(attempt: u32) -> i32 {
+    i32::try_from(attempt).unwrap_or(i32::MAX)
+}
+
 /// Applies one event to `ticket` (in memory) and returns its status before and after.
 fn apply(
     ticket: &mut Ticket,
@@ -104,7 +109,7 @@ fn apply(
         }
         EventType::TicketAssigned => {
             let a: TicketAssigned = payload(event)?;
-            let attempt = i32::try_from(a.attempt).unwrap_or(i32::MAX);
+            let attempt = attempt_number(a.attempt);
             // Routing numbers a ticket's assignments in order, and events can arrive out of it
             // (two relays, two consumers, a redelivery): an assignment no newer than the latest
             // one applied, or than one already taken back, is history only.
@@ -123,7 +128,7 @@ fn apply(
         EventType::TicketSlaBreached => {}
         EventType::TicketUnassigned => {
             let u: TicketUnassigned = payload(event)?;
-            let attempt = u.attempt.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
+            let attempt = u.attempt.map(attempt_number);
             stale = current != TicketStatus::Assigned
                 || match (attempt, ticket.assignment_attempt) {
                     // Taking back assignment n ends every older one too (a ticket has one open

@@ -191,7 +191,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         let mut c = TicketColumns::default();
         c.push(ticket);
-        let sql = format!("{}{UPDATE_TICKETS}", announcing(14));
+        let sql = format!("{}{UPDATE_TICKETS}", announcing(UPDATE_TICKETS_PARAMS + 1));
         bind_event(c.bind(sqlx::query(&sql)), event)?
             .execute(&mut *tx)
             .await?;
@@ -325,6 +325,10 @@ fn push_filters<'a>(b: &mut QueryBuilder<'a, Postgres>, q: &'a ListQuery) {
 }
 
 type Query<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+/// Parameters of [`UPDATE_TICKETS`], bound by [`TicketColumns::bind`]; a statement that adds
+/// clauses binds theirs after these.
+const UPDATE_TICKETS_PARAMS: u8 = 13;
 
 /// Writes back the mutable fields of the tickets bound by [`TicketColumns::bind`] ($1 to $13).
 ///

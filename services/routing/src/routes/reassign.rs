@@ -9,9 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use sysops_contract::{
-    CandidateScore, DecisionRecord, EventType, TicketAssigned, TicketUnassigned,
-};
+use sysops_contract::{CandidateScore, DecisionRecord, EventType, TicketAssigned};
 use sysops_platform::auth::Caller;
 use sysops_platform::{ApiError, OptionalJson};
 
@@ -118,15 +116,11 @@ pub async fn reassign(
             .close_open(&mut tx, o, "moved", None, &mut view)
             .await
             .map_err(db)?;
-        let data = TicketUnassigned {
-            expert_id: o.expert_id,
-            reason: req
-                .reason
-                .clone()
-                .unwrap_or_else(|| "reassigned by a manager".into()),
-            by: by.clone(),
-            attempt: u32::try_from(o.attempt).ok(),
-        };
+        let reason = req
+            .reason
+            .clone()
+            .unwrap_or_else(|| "reassigned by a manager".into());
+        let data = o.taken_back(reason, by.clone());
         engine
             .emit(
                 &mut tx,

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Row, Transaction};
 use uuid::Uuid;
 
+use sysops_contract::TicketUnassigned;
+
 use super::routes::{self, Route};
 
 /// An assignment that is still open (`assigned` or `accepted`).
@@ -23,6 +25,18 @@ pub struct OpenAssignment {
     /// Every pool the assignment's expert serves, sorted: where its unit of capacity can go
     /// when the assignment ends.
     pub expert_pools: Vec<String>,
+}
+
+impl OpenAssignment {
+    /// The `ticket.unassigned` that announces this assignment taken back, `by` whom and why.
+    pub fn taken_back(&self, reason: String, by: String) -> TicketUnassigned {
+        TicketUnassigned {
+            expert_id: self.expert_id,
+            reason,
+            by,
+            attempt: u32::try_from(self.attempt).ok(),
+        }
+    }
 }
 
 const OPEN: &str = "SELECT a.id, a.ticket_id, a.expert_id, a.pool, a.attempt, a.status, a.accept_due_at, \
